@@ -1,0 +1,319 @@
+"""Events to stored JSON and back: one private cattrs converter and a fast JSON codec.
+
+What the stored JSON looks like, per Python type:
+
+=========================================  ==============================================
+``pendulum.DateTime`` in a named zone      ``"2023-03-22T15:00:00+01:00[Europe/Vienna]"``
+                                           (RFC 9557: wall time, offset, IANA zone name)
+``pendulum.DateTime`` at a fixed offset    ``"2023-03-22T15:00:00+01:00"``
+``pendulum.Date``                          ``"2023-05-30"``
+``pendulum.Time``                          ``"15:00:00"``
+``pendulum.Duration`` / ``timedelta``      ``"P1DT2H"`` (ISO 8601; ``-P1D`` when negative)
+``uuid.UUID``                              ``"0b6e…"`` (hex with dashes)
+``enum.Enum``                              its value
+tuples, frozensets, nested attrs classes   lists and objects
+=========================================  ==============================================
+
+A date-time keeps its *zone*, not only its instant: ``15:00 Europe/Vienna`` comes back as
+``15:00 Europe/Vienna`` (``timezone_name == "Europe/Vienna"``), and the offset written
+beside it tells the two 02:30s of a summer-time change apart (``fold``). A naive
+date-time is refused: an event's time without a zone means nothing.
+
+The event id is not part of the data: it is stored in the log's envelope.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from enum import Enum
+from typing import Any
+
+import attrs
+import cattrs
+import orjson
+import pendulum
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from alliance_events.errors import CodecError, UnknownEventTypeError
+from alliance_events.events import Event, EventRegistry
+from alliance_events.events import registry as default_registry
+
+__all__ = [
+    "Codec",
+    "EncodedEvent",
+    "dumps",
+    "loads",
+    "make_converter",
+]
+
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def dumps(value: Any) -> str:
+    """Serialise JSON-ready data (dicts, lists, strings, numbers) to compact JSON text."""
+    return orjson.dumps(value, option=_JSON_OPTIONS).decode()
+
+
+loads: Callable[[str | bytes], Any] = orjson.loads
+"""Parse JSON text (``str`` or UTF-8 ``bytes``)."""
+
+
+@attrs.frozen
+class EncodedEvent:
+    """An event as stored: its type name, its schema, and its data as JSON text."""
+
+    type: str
+    schema: int
+    data: str
+
+
+# -- time ---------------------------------------------------------------------------
+
+_zones: dict[str, pendulum.Timezone] = {}
+
+
+def _zone(name: str) -> pendulum.Timezone:
+    zone = _zones.get(name)
+    if zone is None:
+        zone = _zones[name] = pendulum.timezone(name)  # type: ignore[assignment]
+    return zone
+
+
+def _encode_datetime(value: _dt.datetime) -> str:
+    tzinfo = value.tzinfo
+    if tzinfo is None or tzinfo.utcoffset(value) is None:
+        raise CodecError(f"naive date-time {value.isoformat()} has no zone: give it an IANA zone")
+    name = getattr(tzinfo, "key", None)  # pendulum.Timezone and zoneinfo.ZoneInfo
+    if isinstance(name, str):
+        return f"{value.isoformat()}[{name}]"
+    return value.isoformat()
+
+
+def _decode_datetime(text: str, _: object = None) -> pendulum.DateTime:
+    bracket = text.find("[")
+    if bracket < 0:
+        parsed = _dt.datetime.fromisoformat(text)
+        offset = parsed.utcoffset()
+        if offset is None:
+            raise CodecError(f"date-time {text!r} has no offset and no zone")
+        return pendulum.DateTime(
+            parsed.year, parsed.month, parsed.day, parsed.hour, parsed.minute,
+            parsed.second, parsed.microsecond,
+            tzinfo=pendulum.FixedTimezone(int(offset.total_seconds())),
+        )
+    parsed = _dt.datetime.fromisoformat(text[:bracket])
+    zone = _zone(text[bracket + 1 : -1])
+    result = pendulum.DateTime(
+        parsed.year, parsed.month, parsed.day, parsed.hour, parsed.minute,
+        parsed.second, parsed.microsecond, tzinfo=zone,
+    )
+    # The stored offset tells which of the two wall times of a summer-time overlap it is.
+    if result.utcoffset() != parsed.utcoffset():
+        later = result.replace(fold=1)
+        if later.utcoffset() == parsed.utcoffset():
+            return later
+    return result
+
+
+def _decode_date(text: str, _: object = None) -> pendulum.Date:
+    parsed = _dt.date.fromisoformat(text)
+    return pendulum.Date(parsed.year, parsed.month, parsed.day)
+
+
+def _decode_time(text: str, _: object = None) -> pendulum.Time:
+    parsed = _dt.time.fromisoformat(text)
+    if parsed.tzinfo is not None:
+        raise CodecError(f"time of day {text!r} must not carry an offset")
+    return pendulum.Time(parsed.hour, parsed.minute, parsed.second, parsed.microsecond)
+
+
+_DURATION = re.compile(
+    r"^(?P<sign>-)?P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<d>\d+)D)?"
+    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+)(?:\.(?P<us>\d{1,6}))?S)?)?$"
+)
+
+
+def _encode_duration(value: _dt.timedelta) -> str:
+    years = getattr(value, "years", 0)
+    months = getattr(value, "months", 0)
+    sign = ""
+    if not years and not months:
+        if value < _dt.timedelta(0):
+            sign, value = "-", -value
+        days, rest = value.days, value.seconds
+        micro = value.microseconds
+    elif value < _dt.timedelta(0):
+        raise CodecError(f"negative duration with years or months is not supported: {value!r}")
+    else:
+        duration = pendulum.Duration(
+            days=value.days, seconds=value.seconds, microseconds=value.microseconds
+        )
+        # pendulum folds years and months into days (365 and 30): take them out again.
+        days = duration.days - years * 365 - months * 30
+        rest, micro = value.seconds, value.microseconds
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    date_part = "".join(
+        f"{n}{unit}" for n, unit in ((years, "Y"), (months, "M"), (days, "D")) if n
+    )
+    second_text = f"{seconds}.{micro:06d}".rstrip("0") if micro else str(seconds)
+    time_part = "".join(
+        f"{n}{unit}"
+        for n, unit in ((hours, "H"), (minutes, "M"), (second_text, "S"))
+        if n and n != "0"
+    )
+    if not date_part and not time_part:
+        return "PT0S"
+    return f"{sign}P{date_part}" + (f"T{time_part}" if time_part else "")
+
+
+def _decode_duration(text: str, _: object = None) -> pendulum.Duration:
+    match = _DURATION.match(text)
+    if match is None or text.endswith(("P", "T")):
+        raise CodecError(f"{text!r} is not an ISO 8601 duration")
+    part = match.groupdict()
+    duration = pendulum.duration(
+        years=int(part["y"] or 0),
+        months=int(part["mo"] or 0),
+        days=int(part["d"] or 0),
+        hours=int(part["h"] or 0),
+        minutes=int(part["mi"] or 0),
+        seconds=int(part["s"] or 0),
+        microseconds=int((part["us"] or "0").ljust(6, "0")),
+    )
+    return -duration if part["sign"] else duration
+
+
+def _decode_uuid(value: str | uuid.UUID, _: object = None) -> uuid.UUID:
+    return value if type(value) is uuid.UUID else uuid.UUID(value)  # type: ignore[arg-type]
+
+
+def make_converter() -> cattrs.Converter:
+    """Build the library's private converter (never cattrs' global one).
+
+    ``detailed_validation`` is off: structuring runs on the hot path of every read,
+    and the log reports a failure with the record's position and type instead.
+    """
+    converter = cattrs.Converter(detailed_validation=False)
+    for cls in (_dt.datetime, pendulum.DateTime):
+        converter.register_unstructure_hook(cls, _encode_datetime)
+        converter.register_structure_hook(cls, _decode_datetime)
+    for cls in (_dt.date, pendulum.Date):
+        converter.register_unstructure_hook(cls, _dt.date.isoformat)
+        converter.register_structure_hook(cls, _decode_date)
+    for cls in (_dt.time, pendulum.Time):
+        converter.register_unstructure_hook(cls, _dt.time.isoformat)
+        converter.register_structure_hook(cls, _decode_time)
+    for cls in (_dt.timedelta, pendulum.Duration):
+        converter.register_unstructure_hook(cls, _encode_duration)
+        converter.register_structure_hook(cls, _decode_duration)
+    converter.register_unstructure_hook(uuid.UUID, str)
+    converter.register_structure_hook(uuid.UUID, _decode_uuid)
+    return converter
+
+
+_Encoder = tuple[str, int, Callable[[Any], dict[str, Any]]]
+_Decoder = tuple[type[Event], int, Callable[[Mapping[str, Any], Any], Event]]
+
+
+class Codec:
+    """Encodes events into :class:`EncodedEvent` and decodes stored data into events.
+
+    One codec serves one :class:`~alliance_events.events.EventRegistry`; types registered
+    after the codec was made are picked up on first use.
+    """
+
+    def __init__(self, registry: EventRegistry | None = None) -> None:
+        self.registry = default_registry if registry is None else registry
+        self._converter = make_converter()
+        self._encoders: dict[type[Event], _Encoder] = {}
+        self._decoders: dict[str, _Decoder] = {}
+
+    def encode(self, event: Event) -> EncodedEvent:
+        """Encode a registered event (without its id, which the envelope carries).
+
+        Raises:
+            UnknownEventTypeError: its class is not registered.
+            CodecError: a field's value cannot be encoded (a naive date-time, say).
+        """
+        encoder = self._encoders.get(type(event))
+        if encoder is None:
+            encoder = self._encoder_for(type(event))
+        name, schema, unstructure = encoder
+        try:
+            data = dumps(unstructure(event))
+        except CodecError as error:
+            raise CodecError(f"{name}: {error}") from error
+        except (TypeError, ValueError, orjson.JSONEncodeError) as error:
+            raise CodecError(f"{name} cannot be encoded: {error}") from error
+        return EncodedEvent(name, schema, data)
+
+    def decode(self, type_name: str, schema: int, data: str | bytes, event_id: uuid.UUID) -> Event:
+        """Decode stored data into the registered class, upcasting older schemas first.
+
+        Raises:
+            UnknownEventTypeError: the type is not registered.
+            CodecError: the data does not fit the class (after upcasting).
+        """
+        decoder = self._decoders.get(type_name)
+        if decoder is None:
+            decoder = self._decoder_for(type_name)
+        cls, current, structure = decoder
+        try:
+            fields = loads(data)
+            if schema != current:
+                fields = self.registry.upcast(type_name, schema, fields)
+            fields["event_id"] = event_id
+            return structure(fields, cls)
+        except (CodecError, UnknownEventTypeError):
+            raise
+        except Exception as error:  # noqa: BLE001 - any failure of stored data is a CodecError
+            raise CodecError(f"{type(error).__name__}: {error}") from error
+
+    def _encoder_for(self, cls: type[Event]) -> _Encoder:
+        name, schema = self.registry.type_of(cls)
+        unstructure = make_dict_unstructure_fn(
+            cls, self._converter, event_id=override(omit=True)
+        )
+        self._encoders[cls] = (name, schema, unstructure)
+        return self._encoders[cls]
+
+    def _decoder_for(self, type_name: str) -> _Decoder:
+        cls = self.registry.class_for(type_name)
+        structure = make_dict_structure_fn(cls, self._converter)
+        self._decoders[type_name] = (cls, cls.__event_schema__, structure)
+        return self._decoders[type_name]
+
+    @staticmethod
+    def encode_metadata(metadata: Mapping[str, Any] | None) -> str | None:
+        """Encode an envelope's metadata; ``None`` for none (stored as NULL).
+
+        Raises:
+            CodecError: it is not a JSON object of JSON values.
+        """
+        if not metadata:
+            return None
+        if not isinstance(metadata, Mapping) or not all(isinstance(k, str) for k in metadata):
+            raise CodecError("metadata must be a mapping with string keys")
+        try:
+            return dumps(_plain(metadata))
+        except (TypeError, orjson.JSONEncodeError) as error:
+            raise CodecError(f"metadata cannot be encoded as JSON: {error}") from error
+
+
+def _plain(value: Any) -> Any:
+    """Make UUIDs, enums and date-times in metadata JSON-ready."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, _dt.datetime):
+        return _encode_datetime(value)
+    return value

@@ -1,0 +1,320 @@
+"""The log's contract: the :class:`EventLog` protocol, the :class:`Recorded` envelope.
+
+Every backend (memory, SQLite, PostgreSQL) implements the same protocol and passes the
+same contract test suite (``tests/test_log_contract.py``). The rules they share:
+
+* ``append`` is atomic: the whole batch is stored, or nothing is.
+* ``expected_version`` is the stream's current version (``0``: the stream must not
+  exist yet) or :data:`ANY`; a mismatch raises :class:`ConcurrencyError` and writes nothing.
+* Appending events whose ids are all stored already, in the same stream and with the same
+  content, returns the stored envelopes and writes nothing (a retried command never
+  duplicates); any other reuse of an id raises :class:`DuplicateEventError`.
+* Positions are global, start at 1, increase by one per event, and a reader that has
+  seen position *P* never later finds a new event at a position <= *P*.
+* Versions are per stream, start at 1 and increase by one per event.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final, Literal, Protocol, runtime_checkable
+
+import attrs
+import pendulum
+
+from alliance_events.clock import Clock
+from alliance_events.codec import Codec, EncodedEvent
+from alliance_events.errors import (
+    DuplicateEventError,
+    InvalidAppendError,
+    InvalidStreamNameError,
+)
+from alliance_events.events import Event
+
+__all__ = [
+    "ANY",
+    "MAX_STREAM_LENGTH",
+    "AnyVersion",
+    "EventLog",
+    "ExpectedVersion",
+    "PreparedBatch",
+    "Recorded",
+    "check_expected_version",
+    "check_retry",
+    "check_stream",
+    "prepare_batch",
+    "recorded_time",
+]
+
+MAX_STREAM_LENGTH: Final = 200
+"""The longest stream name a log accepts, in characters."""
+
+DEFAULT_PAGE_SIZE: Final = 2_000
+"""How many records a read fetches at once: memory stays flat whatever the log's size."""
+
+
+class AnyVersion(enum.Enum):
+    """The type of :data:`ANY`."""
+
+    ANY = "any"
+
+    def __repr__(self) -> str:
+        return "ANY"
+
+
+ANY: Final = AnyVersion.ANY
+"""``expected_version=ANY``: append whatever the stream's current version is."""
+
+ExpectedVersion = int | Literal[AnyVersion.ANY]
+
+
+@attrs.frozen(repr=False)
+class Recorded:
+    """An event as the log recorded it: the envelope and the decoded event.
+
+    Attributes:
+        position: global order in the log, from 1, gapless.
+        stream: the stream the event belongs to.
+        version: the event's number within its stream, from 1.
+        event_id: the event's id (the same as ``event.event_id``).
+        type: the event's type name.
+        schema: the schema the data was *stored* under (``event`` has been upcast to the
+            class's current schema).
+        recorded_at: when the log stored it, in UTC, from the log's clock.
+        metadata: actor, correlation and causation ids and the like (a dict).
+        event: the decoded event.
+    """
+
+    position: int
+    stream: str
+    version: int
+    event_id: uuid.UUID
+    type: str
+    schema: int
+    recorded_at: pendulum.DateTime
+    metadata: Mapping[str, Any]
+    event: Event
+
+    def __repr__(self) -> str:
+        return (
+            f"Recorded(position={self.position}, stream={self.stream!r}, "
+            f"version={self.version}, type={self.type!r}, event={self.event!r})"
+        )
+
+
+@runtime_checkable
+class EventLog(Protocol):
+    """An append-only log of events in streams (see the module's rules)."""
+
+    @property
+    def codec(self) -> Codec:
+        """The codec (and so the event registry) the log encodes and decodes with."""
+        ...
+
+    def append(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        *,
+        expected_version: ExpectedVersion,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> list[Recorded]:
+        """Append ``events`` to ``stream`` atomically and return their envelopes.
+
+        Args:
+            stream: the stream's name (1 to 200 characters).
+            events: registered events, each with a unique ``event_id``.
+            expected_version: the stream's current version (0: a new stream) or ANY.
+            metadata: a JSON object stored with each event of the batch.
+
+        Returns:
+            One :class:`Recorded` per event, in order. When every id was stored already
+            (a retry), the envelopes stored then.
+
+        Raises:
+            ConcurrencyError: the stream is not at ``expected_version``.
+            DuplicateEventError: an id is stored already with other content or stream,
+                or only some ids of the batch are.
+            InvalidAppendError, InvalidStreamNameError, CodecError,
+            UnknownEventTypeError: the arguments are wrong; nothing was written.
+        """
+        ...
+
+    def read_stream(self, stream: str, *, after_version: int = 0) -> Iterator[Recorded]:
+        """Iterate over the stream's records with a version above ``after_version``."""
+        ...
+
+    def read_all(self, *, after: int = 0, limit: int | None = None) -> Iterator[Recorded]:
+        """Iterate over all records with a position above ``after``, in position order.
+
+        At most ``limit`` records when given. Records are fetched in pages, so memory does
+        not grow with the log.
+        """
+        ...
+
+    def head(self) -> int:
+        """Return the position of the last record a reader may see (0 when empty)."""
+        ...
+
+    def stream_version(self, stream: str) -> int:
+        """Return the stream's current version (0 when it does not exist)."""
+        ...
+
+    def close(self) -> None:
+        """Release the log's connections; further use raises LogClosedError."""
+        ...
+
+    def __enter__(self) -> EventLog: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
+def recorded_time(clock: Clock) -> pendulum.DateTime:
+    """Ask ``clock`` for the time and return it in UTC.
+
+    Raises:
+        InvalidAppendError: the clock returned something other than an aware date-time.
+    """
+    now = clock()
+    if not isinstance(now, _dt.datetime) or now.utcoffset() is None:
+        raise InvalidAppendError(f"the log's clock must return an aware date-time, got {now!r}")
+    return pendulum.instance(now).in_timezone("UTC")
+
+
+def check_stream(stream: object) -> str:
+    """Return ``stream`` if it is a valid stream name.
+
+    Raises:
+        InvalidStreamNameError: it is not a string, is empty, or is longer than 200.
+    """
+    if not isinstance(stream, str):
+        raise InvalidStreamNameError(f"stream name must be a string, got {type(stream).__name__}")
+    if not stream:
+        raise InvalidStreamNameError("stream name must not be empty")
+    if len(stream) > MAX_STREAM_LENGTH:
+        raise InvalidStreamNameError(
+            f"stream name is {len(stream)} characters long, the limit is {MAX_STREAM_LENGTH}: "
+            f"{stream[:40]!r}..."
+        )
+    if "\x00" in stream:
+        raise InvalidStreamNameError(f"stream name must not contain NUL: {stream!r}")
+    return stream
+
+
+def check_expected_version(expected_version: object) -> ExpectedVersion:
+    """Return ``expected_version`` if it is ANY or an integer >= 0.
+
+    Raises:
+        InvalidAppendError: it is neither.
+    """
+    if expected_version is ANY:
+        return ANY
+    if (
+        isinstance(expected_version, bool)
+        or not isinstance(expected_version, int)
+        or expected_version < 0
+    ):
+        raise InvalidAppendError(
+            f"expected_version must be an integer >= 0 or ANY, got {expected_version!r}"
+        )
+    return expected_version
+
+
+@attrs.frozen
+class PreparedBatch:
+    """A batch checked and encoded before any backend touches its storage."""
+
+    stream: str
+    expected_version: ExpectedVersion
+    events: tuple[Event, ...]
+    encoded: tuple[EncodedEvent, ...]
+    event_ids: tuple[uuid.UUID, ...]
+    metadata: Mapping[str, Any]
+    metadata_json: str | None
+
+
+def prepare_batch(
+    codec: Codec,
+    stream: str,
+    events: Sequence[Event],
+    expected_version: object,
+    metadata: Mapping[str, Any] | None,
+) -> PreparedBatch:
+    """Validate and encode an append's arguments; every refusal happens here, before I/O.
+
+    Raises:
+        InvalidStreamNameError, InvalidAppendError, DuplicateEventError (an id twice in
+        the batch), CodecError, UnknownEventTypeError.
+    """
+    check_stream(stream)
+    expected = check_expected_version(expected_version)
+    if isinstance(events, (str, bytes, Event)) or not isinstance(events, Sequence):
+        raise InvalidAppendError(
+            f"events must be a list of events, got {type(events).__name__}"
+        )
+    for index, event in enumerate(events):
+        if not isinstance(event, Event):
+            raise InvalidAppendError(
+                f"events[{index}] is a {type(event).__name__}, not an alliance_events.Event"
+            )
+        if not isinstance(event.event_id, uuid.UUID):
+            raise InvalidAppendError(
+                f"events[{index}].event_id must be a uuid.UUID, got {event.event_id!r}"
+            )
+    ids = tuple(event.event_id for event in events)
+    if len(set(ids)) != len(ids):
+        seen: set[uuid.UUID] = set()
+        twice = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+        raise DuplicateEventError(f"event id {twice} appears twice in one batch")
+    encoded = tuple(codec.encode(event) for event in events)
+    metadata_json = codec.encode_metadata(metadata)
+    return PreparedBatch(
+        stream=stream,
+        expected_version=expected,
+        events=tuple(events),
+        encoded=encoded,
+        event_ids=ids,
+        metadata=dict(metadata) if metadata else {},
+        metadata_json=metadata_json,
+    )
+
+
+def check_retry(batch: PreparedBatch, stored: Sequence[Recorded]) -> list[Recorded]:
+    """Decide what an append whose ids are (partly) stored already returns.
+
+    ``stored`` holds the stored records among the batch's ids, in any order.
+
+    Returns:
+        The stored envelopes in the batch's order, when every id is stored, in the
+        batch's stream, with equal content: the append is a retry.
+
+    Raises:
+        DuplicateEventError: only some ids are stored, or in another stream, or with
+            other content.
+    """
+    by_id = {record.event_id: record for record in stored}
+    missing = [i for i in batch.event_ids if i not in by_id]
+    if missing:
+        present = [str(i) for i in batch.event_ids if i in by_id]
+        raise DuplicateEventError(
+            f"event ids {present} are stored already but {[str(i) for i in missing]} are "
+            "not: a batch is appended whole or not at all, so it cannot be partly a retry"
+        )
+    result = []
+    for event in batch.events:
+        record = by_id[event.event_id]
+        if record.stream != batch.stream:
+            raise DuplicateEventError(
+                f"event id {event.event_id} is stored already in stream {record.stream!r}, "
+                f"not in {batch.stream!r}"
+            )
+        if record.event != event:
+            raise DuplicateEventError(
+                f"event id {event.event_id} is stored already with other content: "
+                f"stored {record.event!r}, appended {event!r}"
+            )
+        result.append(record)
+    return result

@@ -26,11 +26,12 @@ import attrs
 import pendulum
 
 from alliance_events.clock import Clock
-from alliance_events.codec import Codec, EncodedEvent
+from alliance_events.codec import Codec, EncodedEvent, loads
 from alliance_events.errors import (
     DuplicateEventError,
     InvalidAppendError,
     InvalidStreamNameError,
+    UndecodableRecordError,
 )
 from alliance_events.events import Event
 
@@ -41,12 +42,14 @@ __all__ = [
     "EventLog",
     "ExpectedVersion",
     "PreparedBatch",
+    "RecordDecoder",
     "Recorded",
     "check_expected_version",
     "check_retry",
     "check_stream",
     "prepare_batch",
     "recorded_time",
+    "to_micros",
 ]
 
 MAX_STREAM_LENGTH: Final = 200
@@ -318,3 +321,72 @@ def check_retry(batch: PreparedBatch, stored: Sequence[Recorded]) -> list[Record
             )
         result.append(record)
     return result
+
+
+_EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+
+
+def to_micros(moment: _dt.datetime) -> int:
+    """Return an aware date-time as whole microseconds since 1970-01-01T00:00:00Z."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class RecordDecoder:
+    """Turns a stored row's columns into a :class:`Recorded`, the same for every backend.
+
+    It is on the hot path of every read: the events of one batch share their
+    ``recorded_at``, so the date-time is built once per run of equal values.
+    """
+
+    def __init__(self, codec: Codec) -> None:
+        self._decode_event = codec.decode
+        self._last_time: tuple[int, pendulum.DateTime] = (-1, pendulum.DateTime(1970, 1, 1))
+
+    def recorded_at(self, micros: int) -> pendulum.DateTime:
+        """Return ``micros`` since the epoch as a pendulum date-time in UTC."""
+        # One tuple, read and written whole, so threads never see half an update.
+        last = self._last_time
+        if micros == last[0]:
+            return last[1]
+        moment = _EPOCH + _dt.timedelta(microseconds=micros)
+        value = pendulum.DateTime(
+            moment.year, moment.month, moment.day, moment.hour, moment.minute,
+            moment.second, moment.microsecond, tzinfo=pendulum.UTC,
+        )
+        self._last_time = (micros, value)
+        return value
+
+    def __call__(
+        self,
+        position: int,
+        stream: str,
+        version: int,
+        event_id: uuid.UUID,
+        type_name: str,
+        schema: int,
+        data: str,
+        metadata: str | None,
+        micros: int,
+    ) -> Recorded:
+        """Decode one stored row.
+
+        Raises:
+            UndecodableRecordError: the data cannot be decoded (names the position).
+        """
+        try:
+            event = self._decode_event(type_name, schema, data, event_id)
+            meta = {} if metadata is None else loads(metadata)
+        except Exception as error:  # noqa: BLE001 - reported with the row's position
+            raise UndecodableRecordError(position, type_name, schema, str(error)) from error
+        return Recorded(
+            position=position,
+            stream=stream,
+            version=version,
+            event_id=event_id,
+            type=type_name,
+            schema=schema,
+            recorded_at=self.recorded_at(micros),
+            metadata=meta,
+            event=event,
+        )

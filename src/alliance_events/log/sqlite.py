@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import sqlite3
 import threading
 import uuid
@@ -26,13 +25,12 @@ from typing import Any, Final, Literal
 import pendulum
 
 from alliance_events.clock import Clock, system_clock
-from alliance_events.codec import Codec, loads
+from alliance_events.codec import Codec
 from alliance_events.errors import (
     ConcurrencyError,
     InvalidAppendError,
     LogClosedError,
     LogError,
-    UndecodableRecordError,
 )
 from alliance_events.events import Event
 from alliance_events.log.base import (
@@ -40,11 +38,13 @@ from alliance_events.log.base import (
     DEFAULT_PAGE_SIZE,
     ExpectedVersion,
     PreparedBatch,
+    RecordDecoder,
     Recorded,
     check_retry,
     check_stream,
     prepare_batch,
     recorded_time,
+    to_micros,
 )
 
 __all__ = ["SQLiteLog", "Synchronous"]
@@ -80,15 +80,7 @@ _READ_STREAM: Final = (
 _STREAM_VERSION: Final = "SELECT max(version) FROM events WHERE stream = ?"
 _HEAD: Final = "SELECT max(position) FROM events"
 
-_EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
-_UTC: Final = pendulum.UTC
-
 _Row = tuple[int, str, int, bytes, str, int, str, str | None, int]
-
-
-def _micros(moment: pendulum.DateTime) -> int:
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 class SQLiteLog:
@@ -138,7 +130,7 @@ class SQLiteLog:
                 self._db.execute("ROLLBACK")
             self._db.close()
             raise LogError(f"cannot create the log's tables in {self.path!r}: {error}") from error
-        self._last_time: tuple[int, pendulum.DateTime] = (-1, pendulum.DateTime(1970, 1, 1))
+        self._decoder = RecordDecoder(self._codec)
 
     @property
     def codec(self) -> Codec:
@@ -184,7 +176,7 @@ class SQLiteLog:
             return []
         head = db.execute(_HEAD).fetchone()[0] or 0
         now = recorded_time(self._clock)
-        micros = _micros(now)
+        micros = to_micros(now)
         rows = [
             (
                 head + offset + 1,
@@ -299,36 +291,9 @@ class SQLiteLog:
             raise LogClosedError(f"the SQLite log {self.path!r} is closed")
         return self._db
 
-    def _recorded_at(self, micros: int) -> pendulum.DateTime:
-        # Events of one batch share their time: decode it once per run of equal values
-        # (one tuple, read and written whole, so threads never see half of an update).
-        last = self._last_time
-        if micros == last[0]:
-            return last[1]
-        moment = _EPOCH + _dt.timedelta(microseconds=micros)
-        value = pendulum.DateTime(
-            moment.year, moment.month, moment.day, moment.hour, moment.minute,
-            moment.second, moment.microsecond, tzinfo=_UTC,
-        )
-        self._last_time = (micros, value)
-        return value
-
     def _decode(self, row: _Row) -> Recorded:
         position, stream, version, raw_id, type_name, schema, data, metadata, micros = row
-        event_id = uuid.UUID(bytes=raw_id)
-        try:
-            event = self._codec.decode(type_name, schema, data, event_id)
-            meta = {} if metadata is None else loads(metadata)
-        except Exception as error:  # noqa: BLE001 - reported with the row's position
-            raise UndecodableRecordError(position, type_name, schema, str(error)) from error
-        return Recorded(
-            position=position,
-            stream=stream,
-            version=version,
-            event_id=event_id,
-            type=type_name,
-            schema=schema,
-            recorded_at=self._recorded_at(micros),
-            metadata=meta,
-            event=event,
+        return self._decoder(
+            position, stream, version, uuid.UUID(bytes=raw_id), type_name, schema, data,
+            metadata, micros,
         )

@@ -1,0 +1,522 @@
+"""The PostgreSQL log (psycopg 3): for many processes on many hosts.
+
+How appends work
+----------------
+One round trip per append: ``SELECT append_events(...)``, a PL/pgSQL function that runs
+in the statement's own transaction and
+
+1. takes a transaction id (``pg_current_xact_id()``) before anything else;
+2. locks the stream's row in ``streams`` (creating it at version 0 if new), so that
+   writers of one stream take turns while writers of different streams run in parallel;
+3. refuses the batch if one of its ids is stored already (the client then checks for a
+   retry) or if the stream is not at the expected version (``ConcurrencyError``), in both
+   cases *before* a position was taken, so a refusal leaves no hole;
+4. takes one position per event from a sequence and inserts the batch.
+
+Positions come from a sequence, so writers never wait for each other's commits, and
+are gapless in practice: no refusal takes a position. A position is lost (a permanent
+hole) only when the server crashes (a sequence skips the up to 32 values it had logged
+ahead), or when a transaction that had taken positions fails anyway (a connection killed
+mid-append, or the same id appended to two streams at the same instant). Readers skip
+permanent holes (below).
+
+How readers never skip an event that commits late
+-------------------------------------------------
+Writers commit in any order, so position 11 can become visible while position 10, taken
+earlier, is still being committed. A reader that simply read "position > last seen"
+would read 11, remember it, and never see 10. Ours reads in a ``REPEATABLE READ``
+snapshot and yields records only while positions are contiguous. At the first hole it
+asks whether a writer of this log that was running when the snapshot was taken
+(``pg_snapshot_xip``, matched against ``pg_locks``) is still running:
+
+* if so, the hole may still fill: the read ends before it (a later read resumes there);
+* if not, every position below the snapshot's highest is settled: the hole's rows, if
+  they committed meanwhile, are read now; otherwise the hole is permanent and skipped.
+
+That is sound because a writer takes its transaction id before its positions: a writer
+holding a position below a visible one was running when the snapshot was taken, so it is
+in the snapshot's list of running transactions. The cost falls on readers only, and only
+when they meet a hole: one query to ``pg_locks``. Writers are never serialised (the
+alternative, a table or advisory lock around every append, cuts the throughput of four
+concurrent writers to a third or less).
+
+Followers are woken with ``LISTEN``/``NOTIFY`` (channel ``<schema>_events``). The
+``NOTIFY`` is sent just *after* the append commits, not inside it: a ``NOTIFY`` inside a
+transaction takes a database-wide lock held through the commit's disk flush, which would
+serialise all writers again. A follower must therefore also poll now and then (a client
+that dies between its commit and its ``NOTIFY`` wakes nobody).
+
+URL options (removed before connecting): ``schema`` (default ``alliance_events``),
+``notify`` (``on`` or ``off``, default ``on``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from alliance_events.clock import Clock, system_clock
+from alliance_events.codec import Codec
+from alliance_events.errors import (
+    ConcurrencyError,
+    LogClosedError,
+    LogError,
+    UnsupportedURLError,
+)
+from alliance_events.events import Event
+from alliance_events.log.base import (
+    ANY,
+    DEFAULT_PAGE_SIZE,
+    ExpectedVersion,
+    PreparedBatch,
+    RecordDecoder,
+    Recorded,
+    check_retry,
+    check_stream,
+    prepare_batch,
+    recorded_time,
+)
+
+__all__ = ["DEFAULT_SCHEMA", "PostgresLog"]
+
+DEFAULT_SCHEMA: Final = "alliance_events"
+_IDENTIFIER: Final = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
+_SCHEMA_VERSION: Final = 1
+
+_DDL: Final = """
+CREATE SCHEMA IF NOT EXISTS {schema};
+
+CREATE TABLE IF NOT EXISTS {schema}.meta (
+    key   text PRIMARY KEY,
+    value text NOT NULL
+);
+
+CREATE SEQUENCE IF NOT EXISTS {schema}.positions AS bigint START 1 CACHE 1;
+
+CREATE TABLE IF NOT EXISTS {schema}.streams (
+    stream  text   PRIMARY KEY,
+    version bigint NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.events (
+    position    bigint      PRIMARY KEY,
+    stream      text        NOT NULL,
+    version     bigint      NOT NULL,
+    event_id    uuid        NOT NULL UNIQUE,
+    type        text        NOT NULL,
+    schema      integer     NOT NULL,
+    data        json        NOT NULL,
+    metadata    json,
+    recorded_at timestamptz NOT NULL,
+    UNIQUE (stream, version)
+);
+
+CREATE OR REPLACE FUNCTION {schema}.refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the event log is append-only: % refused', TG_OP
+        USING ERRCODE = 'restrict_violation';
+END $$;
+
+DROP TRIGGER IF EXISTS events_append_only ON {schema}.events;
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON {schema}.events
+    FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
+DROP TRIGGER IF EXISTS events_no_truncate ON {schema}.events;
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON {schema}.events
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
+
+CREATE OR REPLACE FUNCTION {schema}.append_events(
+    p_stream      text,
+    p_expected    bigint,        -- -1: any version
+    p_ids         uuid[],
+    p_types       text[],
+    p_schemas     integer[],
+    p_data        text[],
+    p_metadata    text,
+    p_recorded_at timestamptz
+) RETURNS bigint[]  -- the version before the batch, then its positions in order
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_actual    bigint;
+    v_count     integer := coalesce(cardinality(p_ids), 0);
+    v_positions bigint[];
+BEGIN
+    -- A transaction id before any position: readers rely on it (see the module's notes).
+    PERFORM pg_current_xact_id();
+    INSERT INTO {schema}.streams (stream, version) VALUES (p_stream, 0)
+        ON CONFLICT (stream) DO NOTHING;
+    SELECT version INTO v_actual FROM {schema}.streams WHERE stream = p_stream FOR UPDATE;
+    IF v_count > 0 AND EXISTS (SELECT 1 FROM {schema}.events WHERE event_id = ANY (p_ids)) THEN
+        RAISE EXCEPTION 'event ids stored already' USING ERRCODE = 'AE002';
+    END IF;
+    IF p_expected >= 0 AND v_actual <> p_expected THEN
+        RAISE EXCEPTION 'stream % is at version %', p_stream, v_actual
+            USING ERRCODE = 'AE001', DETAIL = v_actual::text;
+    END IF;
+    IF v_count = 0 THEN
+        RETURN ARRAY[v_actual];
+    END IF;
+    UPDATE {schema}.streams SET version = v_actual + v_count WHERE stream = p_stream;
+    v_positions := ARRAY(
+        SELECT p FROM (SELECT nextval('{schema}.positions') AS p
+                       FROM generate_series(1, v_count)) AS taken
+        ORDER BY p
+    );
+    INSERT INTO {schema}.events
+        (position, stream, version, event_id, type, schema, data, metadata, recorded_at)
+    SELECT v_positions[i], p_stream, v_actual + i, p_ids[i], p_types[i], p_schemas[i],
+           p_data[i]::json, p_metadata::json, p_recorded_at
+    FROM generate_subscripts(p_ids, 1) AS i;
+    RETURN v_actual || v_positions;
+END $$;
+"""
+
+_COLUMNS: Final = (
+    "position, stream, version, event_id, type, schema, data::text, metadata::text, "
+    "(extract(epoch FROM recorded_at) * 1000000)::bigint"
+)
+
+_CONCURRENCY: Final = "AE001"
+_IDS_STORED: Final = "AE002"
+
+
+def _split_url(url: str) -> tuple[str, str, bool]:
+    """Return the libpq URL without our options, the schema, and whether to NOTIFY."""
+    parts = urlsplit(url)
+    options = parse_qsl(parts.query, keep_blank_values=True)
+    ours = {key: value for key, value in options if key in ("schema", "notify")}
+    rest = [(key, value) for key, value in options if key not in ours]
+    schema = ours.get("schema", DEFAULT_SCHEMA)
+    if not _IDENTIFIER.match(schema):
+        raise UnsupportedURLError(
+            f"schema={schema!r}: use lower-case letters, digits and _ (at most 48)"
+        )
+    notify = ours.get("notify", "on").lower()
+    if notify not in ("on", "off"):
+        raise UnsupportedURLError(f"notify={notify!r}: use on or off")
+    return urlunsplit(parts._replace(query=urlencode(rest))), schema, notify == "on"
+
+
+class PostgresLog:
+    """An event log in a PostgreSQL schema (see the module's notes)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock = system_clock,
+        codec: Codec | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        migrate: bool = True,
+    ) -> None:
+        """Connect, and create the schema's tables unless ``migrate`` is false.
+
+        Args:
+            url: a libpq URL, with the options ``schema`` and ``notify`` if wanted.
+            clock: where ``recorded_at`` comes from.
+            codec: the codec (and so the registry) to use.
+            page_size: records fetched per query while reading.
+            migrate: create or update the tables and functions now (idempotent, safe
+                with several processes opening at once).
+        """
+        self._codec = Codec() if codec is None else codec
+        self._decoder = RecordDecoder(self._codec)
+        self._clock = clock
+        self._page_size = page_size
+        conninfo, self.schema, self.notify = _split_url(url)
+        self._schema = sql.Identifier(self.schema)
+        self.channel = f"{self.schema}_events"
+        self._lock = threading.RLock()
+        try:
+            self._db: psycopg.Connection[Any] | None = psycopg.connect(conninfo, autocommit=True)
+        except psycopg.Error as error:
+            raise LogError(f"cannot connect to PostgreSQL: {error}") from error
+        if migrate:
+            self.migrate()
+        self._prepare_statements()
+        self._settled = 0
+
+    def migrate(self) -> None:
+        """Create (or bring up to date) the schema, tables, triggers and functions."""
+        ddl = sql.SQL(_DDL).format(schema=self._schema)
+        with self._lock:
+            db = self._connection()
+            with db.transaction():
+                lock_key = f"alliance_events:migrate:{self.schema}"
+                db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock_key,))
+                db.execute(ddl)
+                db.execute(
+                    sql.SQL(
+                        "INSERT INTO {}.meta (key, value) VALUES ('schema_version', %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                    ).format(self._schema),
+                    (str(_SCHEMA_VERSION),),
+                )
+
+    def _prepare_statements(self) -> None:
+        schema = self._schema
+        self._sql_append = sql.SQL(
+            "SELECT {}.append_events(%s, %s, %s, %s, %s, %s, %s, %s)"
+        ).format(schema)
+        self._sql_notify = sql.SQL("SELECT pg_notify(%s, %s)")
+        self._sql_read_all = sql.SQL(
+            "SELECT " + _COLUMNS + " FROM {}.events WHERE position > %s "
+            "ORDER BY position LIMIT %s"
+        ).format(schema)
+        self._sql_read_range = sql.SQL(
+            "SELECT " + _COLUMNS + " FROM {}.events WHERE position > %s AND position < %s "
+            "ORDER BY position"
+        ).format(schema)
+        self._sql_read_stream = sql.SQL(
+            "SELECT " + _COLUMNS + " FROM {}.events WHERE stream = %s AND version > %s "
+            "ORDER BY version LIMIT %s"
+        ).format(schema)
+        self._sql_by_ids = sql.SQL(
+            "SELECT " + _COLUMNS + " FROM {}.events WHERE event_id = ANY(%s)"
+        ).format(schema)
+        self._sql_stream_version = sql.SQL(
+            "SELECT version FROM {}.streams WHERE stream = %s"
+        ).format(schema)
+        self._sql_max = sql.SQL("SELECT max(position) FROM {}.events").format(schema)
+        self._sql_positions = sql.SQL(
+            "SELECT position FROM {}.events WHERE position > %s AND position <= %s "
+            "ORDER BY position LIMIT 100000"
+        ).format(schema)
+        self._sql_writers_running = sql.SQL(
+            """
+            SELECT EXISTS (
+                SELECT 1
+                FROM pg_locks AS relation_lock
+                JOIN pg_locks AS own_xid
+                  ON own_xid.pid = relation_lock.pid
+                 AND own_xid.locktype = 'transactionid'
+                 AND own_xid.mode = 'ExclusiveLock'
+                 AND own_xid.granted
+                WHERE relation_lock.locktype = 'relation'
+                  AND relation_lock.relation = %s::regclass
+                  AND relation_lock.pid <> pg_backend_pid()
+                  AND own_xid.transactionid::text::bigint IN (
+                      SELECT running::text::bigint %% 4294967296
+                      FROM pg_snapshot_xip(%s::pg_snapshot) AS running
+                  )
+            )
+            """
+        )
+        self._streams_table = f"{self.schema}.streams"
+
+    @property
+    def codec(self) -> Codec:
+        """The codec this log encodes and decodes with."""
+        return self._codec
+
+    # -- writing ------------------------------------------------------------------------
+
+    def append(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        *,
+        expected_version: ExpectedVersion,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> list[Recorded]:
+        """Append atomically (see :meth:`alliance_events.log.EventLog.append`)."""
+        batch = prepare_batch(self._codec, stream, events, expected_version, metadata)
+        now = recorded_time(self._clock)
+        params = (
+            batch.stream,
+            -1 if batch.expected_version is ANY else batch.expected_version,
+            list(batch.event_ids),
+            [encoded.type for encoded in batch.encoded],
+            [encoded.schema for encoded in batch.encoded],
+            [encoded.data for encoded in batch.encoded],
+            batch.metadata_json,
+            now,
+        )
+        with self._lock:
+            db = self._connection()
+            try:
+                row = db.execute(self._sql_append, params).fetchone()
+            except psycopg.Error as error:
+                return self._append_refused(db, batch, error)
+            assert row is not None  # noqa: S101 - the function returns one row
+            version_before, *positions = row[0]
+            if positions and self.notify:
+                self._wake(db, positions[-1])
+        return [
+            Recorded(
+                position=position,
+                stream=batch.stream,
+                version=version_before + index + 1,
+                event_id=event.event_id,
+                type=encoded.type,
+                schema=encoded.schema,
+                recorded_at=now,
+                metadata=dict(batch.metadata),
+                event=event,
+            )
+            for index, (position, event, encoded) in enumerate(
+                zip(positions, batch.events, batch.encoded, strict=True)
+            )
+        ]
+
+    def _append_refused(
+        self, db: psycopg.Connection[Any], batch: PreparedBatch, error: psycopg.Error
+    ) -> list[Recorded]:
+        state = error.sqlstate
+        if state == _CONCURRENCY:
+            actual = int(error.diag.message_detail or 0)
+            assert batch.expected_version is not ANY  # noqa: S101 - the function checks only then
+            raise ConcurrencyError(batch.stream, batch.expected_version, actual) from None
+        if state in (_IDS_STORED, "23505"):  # 23505: unique violation (a concurrent retry)
+            stored = [
+                self._decoder(*row)
+                for row in db.execute(self._sql_by_ids, (list(batch.event_ids),))
+            ]
+            if stored:
+                return check_retry(batch, stored)
+        raise LogError(f"PostgreSQL refused the append to {batch.stream!r}: {error}") from error
+
+    def _wake(self, db: psycopg.Connection[Any], position: int) -> None:
+        try:
+            db.execute(self._sql_notify, (self.channel, str(position)))
+        except psycopg.Error:
+            pass  # followers also poll: a lost wake-up only delays them
+
+    # -- reading ------------------------------------------------------------------------
+
+    def read_stream(self, stream: str, *, after_version: int = 0) -> Iterator[Recorded]:
+        """Iterate over the stream's records with a version above ``after_version``.
+
+        A stream's versions commit in order (its row lock), so no hole can appear here.
+        """
+        check_stream(stream)
+        cursor = max(after_version, 0)
+        decode = self._decoder
+        while True:
+            with self._lock:
+                rows = self._connection().execute(
+                    self._sql_read_stream, (stream, cursor, self._page_size)
+                ).fetchall()
+            for row in rows:
+                yield decode(*row)
+            if len(rows) < self._page_size:
+                return
+            cursor = rows[-1][2]
+
+    def read_all(self, *, after: int = 0, limit: int | None = None) -> Iterator[Recorded]:
+        """Iterate over settled records above ``after`` (see the module's notes)."""
+        cursor = max(after, 0)
+        remaining = limit
+        decode = self._decoder
+        while remaining is None or remaining > 0:
+            size = self._page_size if remaining is None else min(remaining, self._page_size)
+            rows, snapshot = self._page(cursor, size)
+            if not rows:
+                return
+            for row in rows:
+                position = row[0]
+                if position != cursor + 1:
+                    # A hole before this row: settled, or still being committed?
+                    filled = self._fill_hole(cursor, position, snapshot)
+                    if filled is None:
+                        return
+                    for missing in filled[: remaining if remaining is not None else None]:
+                        yield decode(*missing)
+                        cursor = missing[0]
+                        if remaining is not None:
+                            remaining -= 1
+                    if remaining is not None and remaining <= 0:
+                        return
+                yield decode(*row)
+                cursor = position
+                if remaining is not None:
+                    remaining -= 1
+                    if remaining <= 0:
+                        return
+            if len(rows) < size:
+                return
+
+    def _page(self, after: int, size: int) -> tuple[list[Any], str]:
+        with self._lock:
+            db = self._connection()
+            with db.transaction():
+                db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                snapshot = db.execute("SELECT pg_current_snapshot()::text").fetchone()
+                rows = db.execute(self._sql_read_all, (after, size)).fetchall()
+        assert snapshot is not None  # noqa: S101 - a SELECT of one value returns one row
+        return rows, str(snapshot[0])
+
+    def _fill_hole(self, before: int, after: int, snapshot: str) -> list[Any] | None:
+        """Rows committed between two visible positions, or None if one may still come."""
+        with self._lock:
+            db = self._connection()
+            if self._writers_running(db, snapshot):
+                return None
+            return db.execute(self._sql_read_range, (before, after)).fetchall()
+
+    def _writers_running(self, db: psycopg.Connection[Any], snapshot: str) -> bool:
+        row = db.execute(self._sql_writers_running, (self._streams_table, snapshot)).fetchone()
+        return bool(row and row[0])
+
+    def head(self) -> int:
+        """Return the last settled position: all positions up to it are readable."""
+        with self._lock:
+            db = self._connection()
+            with db.transaction():
+                db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                snapshot = str(db.execute("SELECT pg_current_snapshot()::text").fetchone()[0])  # type: ignore[index]
+                highest = db.execute(self._sql_max).fetchone()[0] or 0  # type: ignore[index]
+            if not snapshot.endswith(":") and self._writers_running(db, snapshot):
+                # A writer may still commit below `highest`: stop at the first hole.
+                highest = self._first_hole(db, highest) - 1
+            self._settled = max(self._settled, highest)
+            return self._settled
+
+    def _first_hole(self, db: psycopg.Connection[Any], highest: int) -> int:
+        cursor = self._settled
+        while cursor < highest:
+            rows = db.execute(self._sql_positions, (cursor, highest)).fetchall()
+            if not rows:
+                return cursor + 1
+            for (position,) in rows:
+                if position != cursor + 1:
+                    return cursor + 1
+                cursor = position
+        return highest + 1
+
+    def stream_version(self, stream: str) -> int:
+        """Return the stream's current version (0 when it does not exist)."""
+        check_stream(stream)
+        with self._lock:
+            row = self._connection().execute(self._sql_stream_version, (stream,)).fetchone()
+        return int(row[0]) if row else 0
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection; further use raises LogClosedError."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self) -> PostgresLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresLog(schema={self.schema!r})"
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._db is None:
+            raise LogClosedError("the PostgreSQL log is closed")
+        return self._db
+

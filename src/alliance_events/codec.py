@@ -78,7 +78,7 @@ _zones: dict[str, pendulum.Timezone] = {}
 def _zone(name: str) -> pendulum.Timezone:
     zone = _zones.get(name)
     if zone is None:
-        zone = _zones[name] = pendulum.timezone(name)  # type: ignore[assignment]
+        zone = _zones[name] = pendulum.timezone(name)
     return zone
 
 
@@ -198,18 +198,16 @@ def make_converter() -> cattrs.Converter:
     and the log reports a failure with the record's position and type instead.
     """
     converter = cattrs.Converter(detailed_validation=False)
-    for cls in (_dt.datetime, pendulum.DateTime):
-        converter.register_unstructure_hook(cls, _encode_datetime)
-        converter.register_structure_hook(cls, _decode_datetime)
-    for cls in (_dt.date, pendulum.Date):
-        converter.register_unstructure_hook(cls, _dt.date.isoformat)
-        converter.register_structure_hook(cls, _decode_date)
-    for cls in (_dt.time, pendulum.Time):
-        converter.register_unstructure_hook(cls, _dt.time.isoformat)
-        converter.register_structure_hook(cls, _decode_time)
-    for cls in (_dt.timedelta, pendulum.Duration):
-        converter.register_unstructure_hook(cls, _encode_duration)
-        converter.register_structure_hook(cls, _decode_duration)
+    hooks: list[tuple[tuple[type, ...], Callable[[Any], str], Callable[[Any, Any], Any]]] = [
+        ((_dt.datetime, pendulum.DateTime), _encode_datetime, _decode_datetime),
+        ((_dt.date, pendulum.Date), _dt.date.isoformat, _decode_date),
+        ((_dt.time, pendulum.Time), _dt.time.isoformat, _decode_time),
+        ((_dt.timedelta, pendulum.Duration), _encode_duration, _decode_duration),
+    ]
+    for classes, encode, decode in hooks:
+        for cls in classes:
+            converter.register_unstructure_hook(cls, encode)
+            converter.register_structure_hook(cls, decode)
     converter.register_unstructure_hook(uuid.UUID, str)
     converter.register_structure_hook(uuid.UUID, _decode_uuid)
     return converter
@@ -238,6 +236,7 @@ class Codec:
         Raises:
             UnknownEventTypeError: its class is not registered.
             CodecError: a field's value cannot be encoded (a naive date-time, say).
+
         """
         encoder = self._encoders.get(type(event))
         if encoder is None:
@@ -257,6 +256,7 @@ class Codec:
         Raises:
             UnknownEventTypeError: the type is not registered.
             CodecError: the data does not fit the class (after upcasting).
+
         """
         decoder = self._decoders.get(type_name)
         if decoder is None:
@@ -270,7 +270,7 @@ class Codec:
             return structure(fields, cls)
         except (CodecError, UnknownEventTypeError):
             raise
-        except Exception as error:  # noqa: BLE001 - any failure of stored data is a CodecError
+        except Exception as error:
             raise CodecError(f"{type(error).__name__}: {error}") from error
 
     def _encoder_for(self, cls: type[Event]) -> _Encoder:
@@ -293,6 +293,7 @@ class Codec:
 
         Raises:
             CodecError: it is not a JSON object of JSON values.
+
         """
         if not metadata:
             return None

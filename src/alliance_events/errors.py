@@ -92,6 +92,7 @@ class ConcurrencyError(LogError):
         stream: the stream appended to.
         expected: the version the caller expected.
         actual: the version the stream had.
+
     """
 
     def __init__(self, stream: str, expected: int, actual: int) -> None:

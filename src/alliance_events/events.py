@@ -64,6 +64,7 @@ class Event:
             already stored is a no-op that returns the stored record, so a command
             retried after a timeout never records its events twice. The domain derives
             ids from its command's id; the default is a fresh time-ordered UUID.
+
     """
 
     __event_type__: ClassVar[str]
@@ -91,6 +92,7 @@ class EventRegistry:
         Raises:
             EventDefinitionError: the class is not a frozen keyword-only attrs subclass
                 of :class:`Event`, the name is malformed, or already taken by another class.
+
         """
 
         def decorate(cls: type[E]) -> type[E]:
@@ -141,6 +143,7 @@ class EventRegistry:
 
         Raises:
             UnknownEventTypeError: no class is registered under that name.
+
         """
         try:
             return self._by_name[type_name]
@@ -152,6 +155,7 @@ class EventRegistry:
 
         Raises:
             UnknownEventTypeError: the class is not registered here.
+
         """
         name = getattr(cls, "__event_type__", None)
         if name is None or self._by_name.get(name) is not cls:
@@ -165,6 +169,7 @@ class EventRegistry:
             UnknownEventTypeError: the type is not registered.
             CodecError: the stored schema is newer than the class's, or an upcaster in
                 the chain is missing.
+
         """
         current = self.class_for(type_name).__event_schema__
         if schema == current:

@@ -1,13 +1,13 @@
 """Helpers for the library's users' tests: a clock that stands still, and ids on demand.
 
-    >>> import pendulum
-    >>> from alliance_events.testing import FixedClock
-    >>> clock = FixedClock(pendulum.datetime(2023, 3, 22, 14, tz="UTC"))
-    >>> clock()
-    DateTime(2023, 3, 22, 14, 0, 0, tzinfo=Timezone('UTC'))
-    >>> clock.advance(minutes=90)
-    >>> clock().isoformat()
-    '2023-03-22T15:30:00+00:00'
+>>> import pendulum
+>>> from alliance_events.testing import FixedClock
+>>> clock = FixedClock(pendulum.datetime(2023, 3, 22, 14, tz="UTC"))
+>>> clock()
+DateTime(2023, 3, 22, 14, 0, 0, tzinfo=Timezone('UTC'))
+>>> clock.advance(minutes=90)
+>>> clock().isoformat()
+'2023-03-22T15:30:00+00:00'
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class FixedClock:
         self._now = self._now + pendulum.duration(**delta)
 
     def __call__(self) -> pendulum.DateTime:
+        """Return the time the clock shows."""
         return self._now
 
 
@@ -47,6 +48,7 @@ class SequentialIds:
         self._next = start
 
     def __call__(self) -> uuid.UUID:
+        """Return the next id."""
         value = uuid.UUID(int=self._next)
         self._next += 1
         return value

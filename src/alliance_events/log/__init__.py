@@ -77,10 +77,11 @@ def open_log(
         >>> with open_log("memory:") as log:
         ...     log.head()
         0
+
     """
     codec = Codec(registry)
     text = str(url)
-    if isinstance(url, Path) or "://" not in text and not text.startswith("memory:"):
+    if isinstance(url, Path) or ("://" not in text and not text.startswith("memory:")):
         return SQLiteLog(text, clock=clock, codec=codec)
     parts = urlsplit(text)
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -123,7 +124,8 @@ def _open_sqlite(
         try:
             kwargs["busy_timeout"] = float(options["busy_timeout"])
         except ValueError:
-            raise UnsupportedURLError(f"{url!r}: busy_timeout must be a number of seconds") from None
+            message = f"{url!r}: busy_timeout must be a number of seconds"
+            raise UnsupportedURLError(message) from None
     return SQLiteLog(file, clock=clock, codec=codec, **kwargs)
 
 

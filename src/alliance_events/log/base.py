@@ -89,6 +89,7 @@ class Recorded:
         recorded_at: when the log stored it, in UTC, from the log's clock.
         metadata: actor, correlation and causation ids and the like (a dict).
         event: the decoded event.
+
     """
 
     position: int
@@ -143,6 +144,7 @@ class EventLog(Protocol):
                 or only some ids of the batch are.
             InvalidAppendError, InvalidStreamNameError, CodecError,
             UnknownEventTypeError: the arguments are wrong; nothing was written.
+
         """
         ...
 
@@ -180,6 +182,7 @@ def recorded_time(clock: Clock) -> pendulum.DateTime:
 
     Raises:
         InvalidAppendError: the clock returned something other than an aware date-time.
+
     """
     now = clock()
     if not isinstance(now, _dt.datetime) or now.utcoffset() is None:
@@ -192,6 +195,7 @@ def check_stream(stream: object) -> str:
 
     Raises:
         InvalidStreamNameError: it is not a string, is empty, or is longer than 200.
+
     """
     if not isinstance(stream, str):
         raise InvalidStreamNameError(f"stream name must be a string, got {type(stream).__name__}")
@@ -212,6 +216,7 @@ def check_expected_version(expected_version: object) -> ExpectedVersion:
 
     Raises:
         InvalidAppendError: it is neither.
+
     """
     if expected_version is ANY:
         return ANY
@@ -251,6 +256,7 @@ def prepare_batch(
     Raises:
         InvalidStreamNameError, InvalidAppendError, DuplicateEventError (an id twice in
         the batch), CodecError, UnknownEventTypeError.
+
     """
     check_stream(stream)
     expected = check_expected_version(expected_version)
@@ -297,6 +303,7 @@ def check_retry(batch: PreparedBatch, stored: Sequence[Recorded]) -> list[Record
     Raises:
         DuplicateEventError: only some ids are stored, or in another stream, or with
             other content.
+
     """
     by_id = {record.event_id: record for record in stored}
     missing = [i for i in batch.event_ids if i not in by_id]
@@ -373,11 +380,12 @@ class RecordDecoder:
 
         Raises:
             UndecodableRecordError: the data cannot be decoded (names the position).
+
         """
         try:
             event = self._decode_event(type_name, schema, data, event_id)
             meta = {} if metadata is None else loads(metadata)
-        except Exception as error:  # noqa: BLE001 - reported with the row's position
+        except Exception as error:
             raise UndecodableRecordError(position, type_name, schema, str(error)) from error
         return Recorded(
             position=position,

@@ -176,7 +176,7 @@ class MemoryLog:
     def _record(self, row: _Row) -> Recorded:
         try:
             event = self._codec.decode(row.type, row.schema, row.data, row.event_id)
-        except Exception as error:  # noqa: BLE001 - reported with the row's position
+        except Exception as error:
             raise UndecodableRecordError(row.position, row.type, row.schema, str(error)) from error
         return Recorded(
             position=row.position,

@@ -52,6 +52,7 @@ URL options (removed before connecting): ``schema`` (default ``alliance_events``
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -224,6 +225,7 @@ class PostgresLog:
             page_size: records fetched per query while reading.
             migrate: create or update the tables and functions now (idempotent, safe
                 with several processes opening at once).
+
         """
         self._codec = Codec() if codec is None else codec
         self._decoder = RecordDecoder(self._codec)
@@ -383,10 +385,9 @@ class PostgresLog:
         raise LogError(f"PostgreSQL refused the append to {batch.stream!r}: {error}") from error
 
     def _wake(self, db: psycopg.Connection[Any], position: int) -> None:
-        try:
+        # Followers also poll: a lost wake-up only delays them.
+        with contextlib.suppress(psycopg.Error):
             db.execute(self._sql_notify, (self.channel, str(position)))
-        except psycopg.Error:
-            pass  # followers also poll: a lost wake-up only delays them
 
     # -- reading ------------------------------------------------------------------------
 

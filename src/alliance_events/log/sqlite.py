@@ -22,8 +22,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
-import pendulum
-
 from alliance_events.clock import Clock, system_clock
 from alliance_events.codec import Codec
 from alliance_events.errors import (
@@ -105,6 +103,7 @@ class SQLiteLog:
             synchronous: ``"FULL"`` (durable, the default) or ``"NORMAL"`` (see module).
             busy_timeout: seconds an append waits for another process's write lock.
             page_size: records fetched per query while reading.
+
         """
         if synchronous not in ("FULL", "NORMAL"):
             raise LogError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")

@@ -25,6 +25,7 @@ The event id is not part of the data: it is stored in the log's envelope.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -130,6 +131,10 @@ def _decode_time(text: str, _: object = None) -> pendulum.Time:
     return pendulum.Time(parsed.hour, parsed.minute, parsed.second, parsed.microsecond)
 
 
+_TD_DAYS = _dt.timedelta.days.__get__
+_TD_SECONDS = _dt.timedelta.seconds.__get__
+_TD_MICROS = _dt.timedelta.microseconds.__get__
+
 _DURATION = re.compile(
     r"^(?P<sign>-)?P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<d>\d+)D)?"
     r"(?:T(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+)(?:\.(?P<us>\d{1,6}))?S)?)?$"
@@ -139,21 +144,25 @@ _DURATION = re.compile(
 def _encode_duration(value: _dt.timedelta) -> str:
     years = getattr(value, "years", 0)
     months = getattr(value, "months", 0)
+    # The exact integers timedelta stores: pendulum's own days/seconds/microseconds
+    # properties are computed through a float and are off by a microsecond (or a
+    # second) beyond about 285 years.
+    days, rest, micro = _TD_DAYS(value), _TD_SECONDS(value), _TD_MICROS(value)
     sign = ""
     if not years and not months:
-        if value < _dt.timedelta(0):
-            sign, value = "-", -value
-        days, rest = value.days, value.seconds
-        micro = value.microseconds
-    elif value < _dt.timedelta(0):
-        raise CodecError(f"negative duration with years or months is not supported: {value!r}")
+        if days < 0:  # timedelta keeps seconds and microseconds >= 0: only days is negative
+            total = -((days * 86_400 + rest) * 1_000_000 + micro)
+            days, total = divmod(total, 86_400_000_000)
+            rest, micro = divmod(total, 1_000_000)
+            sign = "-"
     else:
-        duration = pendulum.Duration(
-            days=value.days, seconds=value.seconds, microseconds=value.microseconds
-        )
         # pendulum folds years and months into days (365 and 30): take them out again.
-        days = duration.days - years * 365 - months * 30
-        rest, micro = value.seconds, value.microseconds
+        days -= years * 365 + months * 30
+        if years < 0 or months < 0 or days < 0:
+            raise CodecError(
+                f"a duration with years or months must have no negative part "
+                f"(ISO 8601 has no form for it): {value!r}"
+            )
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
     date_part = "".join(
@@ -175,16 +184,24 @@ def _decode_duration(text: str, _: object = None) -> pendulum.Duration:
     if match is None or text.endswith(("P", "T")):
         raise CodecError(f"{text!r} is not an ISO 8601 duration")
     part = match.groupdict()
-    duration = pendulum.duration(
-        years=int(part["y"] or 0),
-        months=int(part["mo"] or 0),
-        days=int(part["d"] or 0),
-        hours=int(part["h"] or 0),
-        minutes=int(part["mi"] or 0),
-        seconds=int(part["s"] or 0),
-        microseconds=int((part["us"] or "0").ljust(6, "0")),
+    # Negate the parts, not the result: pendulum's negation goes through a float.
+    sign = -1 if part["sign"] else 1
+    return pendulum.duration(
+        years=sign * int(part["y"] or 0),
+        months=sign * int(part["mo"] or 0),
+        days=sign * int(part["d"] or 0),
+        hours=sign * int(part["h"] or 0),
+        minutes=sign * int(part["mi"] or 0),
+        seconds=sign * int(part["s"] or 0),
+        microseconds=sign * int((part["us"] or "0").ljust(6, "0")),
     )
-    return -duration if part["sign"] else duration
+
+
+def _encode_float(value: float) -> float:
+    # JSON has no inf or NaN: orjson would write null, which no float field reads back.
+    if not math.isfinite(value):
+        raise CodecError(f"{value!r} is not a finite number: JSON cannot carry it")
+    return value
 
 
 def _decode_uuid(value: str | uuid.UUID, _: object = None) -> uuid.UUID:
@@ -208,6 +225,7 @@ def make_converter() -> cattrs.Converter:
         for cls in classes:
             converter.register_unstructure_hook(cls, encode)
             converter.register_structure_hook(cls, decode)
+    converter.register_unstructure_hook(float, _encode_float)
     converter.register_unstructure_hook(uuid.UUID, str)
     converter.register_structure_hook(uuid.UUID, _decode_uuid)
     return converter
@@ -317,4 +335,4 @@ def _plain(value: Any) -> Any:
         return value.value
     if isinstance(value, _dt.datetime):
         return _encode_datetime(value)
-    return value
+    return _encode_float(value) if isinstance(value, float) else value

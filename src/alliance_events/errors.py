@@ -11,6 +11,9 @@ The tree::
     ├── UnknownEventTypeError     a stored or requested type name is not registered
     ├── CodecError                an event cannot be encoded, or stored data decoded
     │   └── UndecodableRecordError    a stored row cannot be read (names its position)
+    ├── DomainError               a command broke a rule of the domain (names the rule)
+    │   ├── RuleViolation             the command is refused by a rule
+    │   └── UnknownReferenceError     it names a meeting, organisation, ... that is unknown
     └── LogError                  the log refused an operation
         ├── InvalidAppendError    a non-event, a bad expected version, a bad batch
         ├── InvalidStreamNameError    an empty, over-long or non-text stream name
@@ -26,14 +29,17 @@ __all__ = [
     "AllianceEventsError",
     "CodecError",
     "ConcurrencyError",
+    "DomainError",
     "DuplicateEventError",
     "EventDefinitionError",
     "InvalidAppendError",
     "InvalidStreamNameError",
     "LogClosedError",
     "LogError",
+    "RuleViolation",
     "UndecodableRecordError",
     "UnknownEventTypeError",
+    "UnknownReferenceError",
     "UnsupportedURLError",
 ]
 
@@ -71,6 +77,28 @@ class UndecodableRecordError(CodecError):
             f"record at position {position} ({type_name} schema {schema}) "
             f"cannot be decoded: {reason}"
         )
+
+
+class DomainError(AllianceEventsError):
+    """A command was refused by the domain; nothing was appended.
+
+    Attributes:
+        rule: a short, stable name of the rule (``"quota"``, ``"capacity"``, ...), for
+            programs; the message says it in words, with the values involved.
+
+    """
+
+    def __init__(self, rule: str, message: str) -> None:
+        self.rule = rule
+        super().__init__(f"{message} [rule: {rule}]")
+
+
+class RuleViolation(DomainError, ValueError):  # noqa: N818 - reads as what it is: a violation
+    """The command breaks a rule (a third speaker, a nomination after the deadline, ...)."""
+
+
+class UnknownReferenceError(DomainError, LookupError):
+    """The command names a meeting, organisation, person or nomination that is unknown."""
 
 
 class LogError(AllianceEventsError):

@@ -212,12 +212,14 @@ class EventRegistry:
 
 
 def _qualified(cls: type) -> str:
+    if not isinstance(cls, type):  # a refusal message must not fail on a non-class
+        return repr(cls)
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _check_event_class(cls: type, type_name: str, schema: int) -> None:
     where = f"event class {_qualified(cls)}"
-    if not isinstance(type_name, str) or not _TYPE_NAME.match(type_name):
+    if not isinstance(type_name, str) or not _TYPE_NAME.fullmatch(type_name):
         raise EventDefinitionError(
             f"{where}: type name {type_name!r} must start with a letter and hold only "
             "letters, digits and _ . : - (at most 100 characters)"

@@ -286,7 +286,9 @@ def prepare_batch(
         events=tuple(events),
         encoded=encoded,
         event_ids=ids,
-        metadata=dict(metadata) if metadata else {},
+        # As a reader will see it (UUIDs as text...), so that append returns what
+        # read_all and a retry return.
+        metadata={} if metadata_json is None else loads(metadata_json),
         metadata_json=metadata_json,
     )
 

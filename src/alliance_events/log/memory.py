@@ -13,21 +13,22 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
-import pendulum
 
 from alliance_events.clock import Clock, system_clock
-from alliance_events.codec import Codec, loads
-from alliance_events.errors import ConcurrencyError, LogClosedError, UndecodableRecordError
+from alliance_events.codec import Codec
+from alliance_events.errors import ConcurrencyError, LogClosedError
 from alliance_events.events import Event
 from alliance_events.log.base import (
     ANY,
     DEFAULT_PAGE_SIZE,
     ExpectedVersion,
+    RecordDecoder,
     Recorded,
     check_retry,
     check_stream,
     prepare_batch,
     recorded_time,
+    to_micros,
 )
 
 __all__ = ["MemoryLog"]
@@ -43,7 +44,7 @@ class _Row:
     schema: int
     data: str
     metadata: str | None
-    recorded_at: pendulum.DateTime
+    recorded_at: int  # microseconds since the epoch, as the other backends store it
 
 
 class MemoryLog:
@@ -51,6 +52,7 @@ class MemoryLog:
 
     def __init__(self, *, clock: Clock = system_clock, codec: Codec | None = None) -> None:
         self._codec = Codec() if codec is None else codec
+        self._decoder = RecordDecoder(self._codec)
         self._clock = clock
         self._rows: list[_Row] = []
         self._streams: dict[str, list[int]] = {}
@@ -85,6 +87,7 @@ class MemoryLog:
             if not batch.events:
                 return []
             now = recorded_time(self._clock)
+            micros = to_micros(now)
             start = len(self._rows)
             rows = [
                 _Row(
@@ -96,7 +99,7 @@ class MemoryLog:
                     schema=encoded.schema,
                     data=encoded.data,
                     metadata=batch.metadata_json,
-                    recorded_at=now,
+                    recorded_at=micros,
                 )
                 for offset, (event_id, encoded) in enumerate(
                     zip(batch.event_ids, batch.encoded, strict=True)
@@ -113,7 +116,7 @@ class MemoryLog:
                     event_id=row.event_id,
                     type=row.type,
                     schema=row.schema,
-                    recorded_at=row.recorded_at,
+                    recorded_at=now,
                     metadata=dict(batch.metadata),
                     event=event,
                 )
@@ -174,18 +177,7 @@ class MemoryLog:
             raise LogClosedError("the memory log is closed")
 
     def _record(self, row: _Row) -> Recorded:
-        try:
-            event = self._codec.decode(row.type, row.schema, row.data, row.event_id)
-        except Exception as error:
-            raise UndecodableRecordError(row.position, row.type, row.schema, str(error)) from error
-        return Recorded(
-            position=row.position,
-            stream=row.stream,
-            version=row.version,
-            event_id=row.event_id,
-            type=row.type,
-            schema=row.schema,
-            recorded_at=row.recorded_at,
-            metadata={} if row.metadata is None else loads(row.metadata),
-            event=event,
+        return self._decoder(
+            row.position, row.stream, row.version, row.event_id, row.type, row.schema,
+            row.data, row.metadata, row.recorded_at,
         )

@@ -245,10 +245,16 @@ class PostgresLog:
         self._settled = 0
 
     def migrate(self) -> None:
-        """Create (or bring up to date) the schema, tables, triggers and functions."""
+        """Create (or bring up to date) the schema, tables, triggers and functions.
+
+        A schema that is current already is left alone: replacing its triggers would take
+        an exclusive lock on the events table and stall every reader and writer.
+        """
         ddl = sql.SQL(_DDL).format(schema=self._schema)
         with self._lock:
             db = self._connection()
+            if self._schema_version(db) == _SCHEMA_VERSION:
+                return
             with db.transaction():
                 lock_key = f"alliance_events:migrate:{self.schema}"
                 db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock_key,))
@@ -260,6 +266,17 @@ class PostgresLog:
                     ).format(self._schema),
                     (str(_SCHEMA_VERSION),),
                 )
+
+    def _schema_version(self, db: psycopg.Connection[Any]) -> int | None:
+        exists = db.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (f"{self.schema}.meta",)
+        ).fetchone()
+        if not exists or not exists[0]:
+            return None
+        row = db.execute(
+            sql.SQL("SELECT value FROM {}.meta WHERE key = 'schema_version'").format(self._schema)
+        ).fetchone()
+        return int(row[0]) if row else None
 
     def _prepare_statements(self) -> None:
         schema = self._schema

@@ -1,0 +1,157 @@
+"""What every aggregate shares: commands, event ids derived from them, and the vocabulary.
+
+A command carries everything its decision needs from outside the domain: its id (from
+which its events' ids are derived, so that a retried command never records twice), the
+time it was given at (from the application's clock: the domain reads no clock), and who
+gave it.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterator
+
+import attrs
+import pendulum
+
+from alliance_events.errors import RuleViolation
+
+__all__ = [
+    "Command",
+    "LinkKind",
+    "MeetingKind",
+    "MeetingStatus",
+    "NominationStatus",
+    "OfficerRole",
+    "Role",
+    "event_ids",
+    "require",
+    "require_text",
+]
+
+
+@attrs.frozen(kw_only=True)
+class Command:
+    """The base of every command.
+
+    Attributes:
+        command_id: the command's identity; its events' ids are derived from it.
+        at: when the command was given (the application's clock), in any zone.
+        actor: who gave it (a name or an account), recorded in each event's metadata.
+
+    """
+
+    command_id: uuid.UUID
+    at: pendulum.DateTime
+    actor: str | None = None
+
+
+def event_ids(command: Command) -> Iterator[uuid.UUID]:
+    """Yield the ids of the command's events: the same ids every time it is decided."""
+    index = 0
+    while True:
+        yield uuid.uuid5(command.command_id, str(index))
+        index += 1
+
+
+def require(condition: bool, rule: str, message: str) -> None:  # noqa: FBT001
+    """Raise :class:`RuleViolation` naming ``rule`` unless ``condition`` holds."""
+    if not condition:
+        raise RuleViolation(rule, message)
+
+
+def require_text(
+    value: str | None, field: str, *, limit: int = 500, optional: bool = False
+) -> None:
+    """Refuse text that is missing (unless optional), too long, or not a string."""
+    if value is None and optional:
+        return
+    require(isinstance(value, str), "text", f"{field} must be text, got {value!r}")
+    assert isinstance(value, str)  # noqa: S101 - narrowed by the line above
+    require(optional or bool(value.strip()), "required", f"{field} must not be empty")
+    require(
+        len(value) <= limit,
+        "text-length",
+        f"{field} is {len(value)} characters, the limit is {limit}",
+    )
+
+
+class MeetingKind(enum.Enum):
+    """What kind of meeting it is (the minutes' vocabulary)."""
+
+    INFORMAL_MEETING = "informal-meeting"
+    CONSTRUCTIVE_DIALOGUE = "constructive-dialogue"
+    PREPARATORY_DAY = "preparatory-day"
+    SESSION = "session"
+    COMMISSION_SESSION = "commission-session"
+    SIDE_EVENT = "side-event"
+    HIGH_LEVEL_EVENT = "high-level-event"
+    EXHIBITION = "exhibition"
+    BRIEFING = "briefing"
+    GENERAL_ASSEMBLY = "general-assembly"
+    OTHER = "other"
+
+
+class MeetingStatus(enum.Enum):
+    """A meeting's status, as calendars show it."""
+
+    TENTATIVE = "tentative"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+class Role(enum.Enum):
+    """A delegate's role in a meeting or session."""
+
+    SPEAKER = "speaker"
+    ALTERNATE = "alternate"
+    PARTICIPANT = "participant"
+    EXPERT = "expert"
+    RESPONDENT = "respondent"
+
+
+class NominationStatus(enum.Enum):
+    """Where a nomination stands.
+
+    ``NOMINATED`` and ``CONFIRMED`` hold a seat; ``WAITLISTED`` waits for one;
+    ``DECLINED`` (by the secretariat) and ``WITHDRAWN`` (by the organisation) hold none.
+    """
+
+    NOMINATED = "nominated"
+    WAITLISTED = "waitlisted"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def holds_seat(self) -> bool:
+        """Whether a nomination in this status takes a seat in the room."""
+        return self in (NominationStatus.NOMINATED, NominationStatus.CONFIRMED)
+
+    @property
+    def active(self) -> bool:
+        """Whether it still counts for its delegation (seated or waiting)."""
+        return self in (
+            NominationStatus.NOMINATED, NominationStatus.CONFIRMED, NominationStatus.WAITLISTED
+        )
+
+
+class OfficerRole(enum.Enum):
+    """An officer's role in a body (the alliance, the VNGOC, ...)."""
+
+    CHAIR = "chair"
+    VICE_CHAIR = "vice-chair"
+    SECRETARY = "secretary"
+    TREASURER = "treasurer"
+
+
+class LinkKind(enum.Enum):
+    """What a link attached to a meeting leads to."""
+
+    REPORT = "report"
+    RECORDING = "recording"
+    DOCUMENTS = "documents"
+    PRESENTATION = "presentation"
+    WEBSITE = "website"
+    OTHER = "other"

@@ -1,0 +1,308 @@
+"""Deadlines: "send the names of participants by the 1st of May", calls with reminders.
+
+A deadline tied to a meeting lives in the meeting's stream (the nomination rules read
+it); a stand-alone one (a call for nominations) in a stream of its own,
+``deadline-<id>``. Both use these events and this ``evolve``.
+
+A deadline is due *at* an instant (``DueAt``: 17:00 Vienna on 1 May) or *by* a day
+(``DueBy``: the whole of 1 May in Vienna; overdue from midnight). Reminders are
+durations before it (``P7D``, ``P1D``); the mailing tool records each reminder it sends.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import uuid
+from typing import Any
+
+import attrs
+import pendulum
+
+from alliance_events.domain.common import Command, event_ids, require, require_text
+from alliance_events.errors import UnknownReferenceError
+from alliance_events.events import Event, event_type
+from alliance_events.timing import TimingError, zone
+
+__all__ = [
+    "CancelDeadline",
+    "Deadline",
+    "DeadlineCancelled",
+    "DeadlineExtended",
+    "DeadlineKind",
+    "DeadlineReminderSent",
+    "DeadlineSet",
+    "Due",
+    "DueAt",
+    "DueBy",
+    "ExtendDeadline",
+    "RecordReminderSent",
+    "SetDeadline",
+    "decide_deadline",
+    "due_instant",
+    "evolve_deadline",
+]
+
+
+class DeadlineKind(enum.Enum):
+    """What is due."""
+
+    NAMES = "names"  # the names of a delegation's participants (nominations close)
+    REGISTRATION = "registration"
+    NOMINATIONS = "nominations"  # a call for nominations (candidates for a post)
+    SUBMISSION = "submission"
+    OTHER = "other"
+
+
+@attrs.frozen(kw_only=True)
+class DueAt:
+    """Due at an exact instant, kept in its zone (17:00 Europe/Vienna)."""
+
+    at: pendulum.DateTime
+
+
+@attrs.frozen(kw_only=True)
+class DueBy:
+    """Due by the end of a day in a zone ("by the 1st of May", Vienna)."""
+
+    day: pendulum.Date
+    zone: str = "Europe/Vienna"
+
+
+Due = DueAt | DueBy
+
+
+def due_instant(due: Due) -> pendulum.DateTime:
+    """Return the instant from which the deadline is overdue."""
+    if isinstance(due, DueAt):
+        return due.at
+    tz = zone(due.zone)
+    next_day = due.day + _dt.timedelta(days=1)
+    return pendulum.instance(_dt.datetime(next_day.year, next_day.month, next_day.day, tzinfo=tz))
+
+
+# -- events ---------------------------------------------------------------------------
+
+
+@event_type("DeadlineSet", schema=1)
+@attrs.frozen(kw_only=True)
+class DeadlineSet(Event):
+    """A deadline was set, for a meeting (``meeting_id``) or on its own."""
+
+    deadline_id: uuid.UUID
+    title: str
+    due: Due
+    kind: DeadlineKind = DeadlineKind.OTHER
+    meeting_id: uuid.UUID | None = None
+    organisation_id: uuid.UUID | None = None  # only this organisation's deadline
+    reminders: tuple[pendulum.Duration, ...] = ()
+    public: bool = True
+    description: str = ""
+
+
+@event_type("DeadlineExtended", schema=1)
+@attrs.frozen(kw_only=True)
+class DeadlineExtended(Event):
+    """A deadline was moved later."""
+
+    deadline_id: uuid.UUID
+    due: Due
+    reason: str = ""
+
+
+@event_type("DeadlineCancelled", schema=1)
+@attrs.frozen(kw_only=True)
+class DeadlineCancelled(Event):
+    """A deadline no longer applies."""
+
+    deadline_id: uuid.UUID
+    reason: str = ""
+
+
+@event_type("DeadlineReminderSent", schema=1)
+@attrs.frozen(kw_only=True)
+class DeadlineReminderSent(Event):
+    """A reminder of the deadline went out (by e-mail, say), as the mailing tool reports."""
+
+    deadline_id: uuid.UUID
+    channel: str = "e-mail"
+    note: str = ""
+
+
+# -- state ----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Deadline:
+    """What is known of one deadline."""
+
+    deadline_id: uuid.UUID
+    title: str
+    due: Due
+    kind: DeadlineKind
+    meeting_id: uuid.UUID | None
+    organisation_id: uuid.UUID | None
+    reminders: tuple[pendulum.Duration, ...]
+    public: bool
+    description: str
+    cancelled: bool = False
+    extensions: int = 0
+    reminders_sent: int = 0
+    sequence: int = 0  # significant changes (due, cancellation), for calendars
+
+    def overdue(self, at: _dt.datetime) -> bool:
+        """Whether it has passed at ``at`` (a cancelled deadline is never overdue)."""
+        return not self.cancelled and at >= due_instant(self.due)
+
+    def reminder_times(self) -> list[pendulum.DateTime]:
+        """Return the instants its reminders fall on, earliest first."""
+        due = due_instant(self.due)
+        return sorted(due - reminder for reminder in self.reminders)
+
+
+def evolve_deadline(state: Deadline | None, event: Event) -> Deadline | None:
+    """Apply one deadline event to the deadline's state (never fails)."""
+    if isinstance(event, DeadlineSet):
+        return Deadline(
+            deadline_id=event.deadline_id,
+            title=event.title,
+            due=event.due,
+            kind=event.kind,
+            meeting_id=event.meeting_id,
+            organisation_id=event.organisation_id,
+            reminders=event.reminders,
+            public=event.public,
+            description=event.description,
+        )
+    if state is None:
+        return None
+    if isinstance(event, DeadlineExtended):
+        return attrs.evolve(
+            state, due=event.due, extensions=state.extensions + 1, sequence=state.sequence + 1
+        )
+    if isinstance(event, DeadlineCancelled):
+        return attrs.evolve(state, cancelled=True, sequence=state.sequence + 1)
+    if isinstance(event, DeadlineReminderSent):
+        return attrs.evolve(state, reminders_sent=state.reminders_sent + 1)
+    return state
+
+
+# -- commands -------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class SetDeadline(Command):
+    """Set a deadline (for a meeting, when ``meeting_id`` is given)."""
+
+    deadline_id: uuid.UUID
+    title: str
+    due: Due
+    kind: DeadlineKind = DeadlineKind.OTHER
+    meeting_id: uuid.UUID | None = None
+    organisation_id: uuid.UUID | None = None
+    reminders: tuple[pendulum.Duration, ...] = ()
+    public: bool = True
+    description: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ExtendDeadline(Command):
+    """Move a deadline later."""
+
+    deadline_id: uuid.UUID
+    due: Due
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class CancelDeadline(Command):
+    """Cancel a deadline."""
+
+    deadline_id: uuid.UUID
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class RecordReminderSent(Command):
+    """Record that a reminder of a deadline was sent."""
+
+    deadline_id: uuid.UUID
+    channel: str = "e-mail"
+    note: str = ""
+
+
+def _check_due(due: Due) -> None:
+    require(isinstance(due, (DueAt, DueBy)), "due", f"due must be DueAt or DueBy, got {due!r}")
+    if isinstance(due, DueBy):
+        try:
+            zone(due.zone)
+        except TimingError as error:
+            require(False, "zone", str(error))  # noqa: FBT003
+    else:
+        require(
+            due.at.utcoffset() is not None, "zone", f"deadline {due.at!r} needs a zone"
+        )
+
+
+def decide_deadline(state: Deadline | None, command: Command) -> list[Event]:
+    """Decide a deadline command against the deadline's state.
+
+    Raises:
+        RuleViolation: a rule is broken (empty title, reminders not before the deadline,
+            an extension that is not later, a change to a cancelled deadline).
+        UnknownReferenceError: the deadline does not exist.
+
+    """
+    ids = event_ids(command)
+    if isinstance(command, SetDeadline):
+        require(state is None, "deadline-exists", f"deadline {command.deadline_id} is set already")
+        require_text(command.title, "title")
+        _check_due(command.due)
+        for reminder in command.reminders:
+            require(
+                isinstance(reminder, _dt.timedelta) and reminder > _dt.timedelta(0),
+                "reminder",
+                f"a reminder is a positive duration before the deadline, got {reminder!r}",
+            )
+        require(
+            len(set(command.reminders)) == len(command.reminders),
+            "reminder",
+            "the same reminder is given twice",
+        )
+        return [
+            DeadlineSet(
+                event_id=next(ids),
+                **_fields(command, DeadlineSet),
+            )
+        ]
+    if state is None:
+        raise UnknownReferenceError(
+            "unknown-deadline", f"no deadline {getattr(command, 'deadline_id', '?')} is set"
+        )
+    require(
+        not state.cancelled, "deadline-cancelled", f"deadline {state.title!r} is cancelled"
+    )
+    if isinstance(command, ExtendDeadline):
+        _check_due(command.due)
+        old, new = due_instant(state.due), due_instant(command.due)
+        require(
+            new > old,
+            "extend-later",
+            f"an extension must move deadline {state.title!r} later: it is due "
+            f"{old.isoformat()}, the new time {new.isoformat()} is not later",
+        )
+        return [DeadlineExtended(event_id=next(ids), deadline_id=state.deadline_id,
+                                 due=command.due, reason=command.reason)]
+    if isinstance(command, CancelDeadline):
+        return [DeadlineCancelled(event_id=next(ids), deadline_id=state.deadline_id,
+                                  reason=command.reason)]
+    if isinstance(command, RecordReminderSent):
+        return [DeadlineReminderSent(event_id=next(ids), deadline_id=state.deadline_id,
+                                     channel=command.channel, note=command.note)]
+    raise TypeError(f"not a deadline command: {command!r}")
+
+
+def _fields(command: Command, event: type[Event]) -> dict[str, Any]:
+    """Return the command's fields that the event has too (not ids nor times)."""
+    names = {field.name for field in attrs.fields(event)} - {"event_id"}
+    return {name: getattr(command, name) for name in names if hasattr(command, name)}

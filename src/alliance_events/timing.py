@@ -1,0 +1,310 @@
+"""Time as the alliance means it: local wall time in an IANA zone, and explicit about DST.
+
+"15:00 Vienna" is stored as 15:00 in ``Europe/Vienna`` (not as an offset), so it stays
+15:00 Vienna across the change to summer time. A wall time that does not exist (the
+spring-forward gap, 02:30 on 26 March 2023 in Vienna) or exists twice (the fall-back
+overlap, 02:30 on 29 October 2023) is refused unless the caller says which one it means;
+nothing is silently guessed. A zone written as a fixed offset, like ``GMT+1`` in the
+minutes, is read as exactly that offset.
+
+    >>> from alliance_events.timing import local_datetime, zone
+    >>> local_datetime("2023-03-22 15:00", "Europe/Vienna").in_timezone("UTC").isoformat()
+    '2023-03-22T14:00:00+00:00'
+    >>> local_datetime("2023-04-19 15:00", "Europe/Vienna").in_timezone("UTC").isoformat()
+    '2023-04-19T13:00:00+00:00'
+    >>> local_datetime("2023-03-22 15:00", "GMT+1").isoformat()
+    '2023-03-22T15:00:00+01:00'
+    >>> local_datetime("2023-10-29 02:30", "Europe/Vienna")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    alliance_events.timing.AmbiguousTimeError: 2023-10-29 02:30 happens twice in ...
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from typing import Final, Literal
+
+import attrs
+import pendulum
+
+from alliance_events.errors import AllianceEventsError
+
+__all__ = [
+    "AllDay",
+    "AmbiguousTimeError",
+    "Disambiguate",
+    "NonexistentTimeError",
+    "Timed",
+    "TimingError",
+    "When",
+    "all_day",
+    "is_named_zone",
+    "local_date",
+    "local_datetime",
+    "timed",
+    "zone",
+]
+
+Disambiguate = Literal["raise", "earlier", "later"]
+"""What to do with a wall time in an overlap or a gap: refuse it, or take the earlier or
+later of the two instants (for a gap: the instant just before or just after it, shifted
+by the gap's length, as RFC 5545 and most calendar software do)."""
+
+_OFFSET_ZONE: Final = re.compile(
+    r"^(?:GMT|UTC)?\s*(?P<sign>[+-])(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?$", re.IGNORECASE
+)
+
+
+class TimingError(AllianceEventsError, ValueError):
+    """A time, date or zone is malformed, unknown or impossible."""
+
+
+class NonexistentTimeError(TimingError):
+    """The wall time falls in a summer-time gap: it never shows on a clock there."""
+
+
+class AmbiguousTimeError(TimingError):
+    """The wall time falls in a summer-time overlap: it shows twice on a clock there."""
+
+
+def zone(name: str) -> pendulum.Timezone | pendulum.FixedTimezone:
+    """Return the zone named ``name``: an IANA name, ``UTC``, or a fixed offset.
+
+    ``"GMT+1"``, ``"UTC+01:00"`` and ``"+01:00"`` are fixed offsets of one hour east of
+    Greenwich, as people write them (not the inverted POSIX ``Etc/GMT+1``).
+
+    Raises:
+        TimingError: the name is neither a known IANA zone nor an offset.
+
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise TimingError(f"zone must be an IANA zone name such as 'Europe/Vienna', got {name!r}")
+    text = name.strip()
+    match = _OFFSET_ZONE.match(text)
+    if match:
+        hours, minutes = int(match["hours"]), int(match["minutes"] or 0)
+        if hours > 14 or minutes >= 60:  # noqa: PLR2004 - UTC+14 is the widest offset in use
+            raise TimingError(f"zone {name!r}: offset out of range")
+        seconds = (hours * 3600 + minutes * 60) * (-1 if match["sign"] == "-" else 1)
+        return pendulum.FixedTimezone(seconds)
+    if text.upper() in ("UTC", "GMT", "Z"):
+        return pendulum.UTC
+    try:
+        return pendulum.timezone(text)
+    except Exception as error:
+        message = f"unknown time zone {name!r}: use an IANA name such as 'Europe/Vienna'"
+        raise TimingError(message) from error
+
+
+def is_named_zone(moment: _dt.datetime) -> bool:
+    """Return whether ``moment`` is in a named (IANA) zone rather than a fixed offset."""
+    return isinstance(getattr(moment.tzinfo, "key", None), str)
+
+
+def _parse_wall(value: str | _dt.datetime) -> _dt.datetime:
+    if isinstance(value, _dt.datetime):
+        return value.replace(tzinfo=None)
+    try:
+        parsed = _dt.datetime.fromisoformat(value.strip())
+    except (AttributeError, ValueError) as error:
+        raise TimingError(
+            f"{value!r} is not a date and time: write it as 2023-03-22 15:00"
+        ) from error
+    if parsed.tzinfo is not None:
+        raise TimingError(
+            f"{value!r} carries an offset: give the wall time and the zone apart"
+        )
+    return parsed
+
+
+def local_datetime(
+    wall: str | _dt.datetime,
+    zone_name: str,
+    *,
+    disambiguate: Disambiguate = "raise",
+) -> pendulum.DateTime:
+    """Return the wall time ``wall`` in the zone ``zone_name`` as an aware date-time.
+
+    Args:
+        wall: a naive date-time, or ISO text such as ``"2023-03-22 15:00"``. An aware
+            date-time is taken as it is (its zone must be named or an offset).
+        zone_name: an IANA zone name, or a fixed offset such as ``GMT+1``.
+        disambiguate: for a time in a gap or an overlap, ``"earlier"`` or ``"later"``;
+            by default such a time is refused.
+
+    Raises:
+        TimingError: malformed text or an unknown zone.
+        NonexistentTimeError: the time falls in a gap and ``disambiguate`` is "raise".
+        AmbiguousTimeError: the time falls in an overlap and ``disambiguate`` is "raise".
+
+    """
+    if isinstance(wall, _dt.datetime) and wall.tzinfo is not None:
+        if wall.utcoffset() is None:
+            raise TimingError(f"{wall!r} has a zone without an offset")
+        return pendulum.instance(wall)
+    naive = _parse_wall(wall)
+    tz = zone(zone_name)
+    if isinstance(tz, pendulum.FixedTimezone):
+        return pendulum.instance(naive.replace(tzinfo=tz))
+    first = naive.replace(tzinfo=tz, fold=0)
+    second = naive.replace(tzinfo=tz, fold=1)
+    first_offset, second_offset = first.utcoffset(), second.utcoffset()
+    if first_offset == second_offset:
+        return _pendulum(naive, tz, 0)
+    label = naive.strftime("%Y-%m-%d %H:%M")
+    exists = first.astimezone(_dt.UTC).astimezone(tz).replace(tzinfo=None) == naive
+    if exists:  # an overlap: the same wall time at two offsets
+        if disambiguate == "raise":
+            raise AmbiguousTimeError(
+                f"{label} happens twice in {zone_name} (at {_offset(first_offset)}, then at "
+                f"{_offset(second_offset)}): say which with disambiguate='earlier' or 'later'"
+            )
+        return _pendulum(naive, tz, 0 if disambiguate == "earlier" else 1)
+    if disambiguate == "raise":
+        raise NonexistentTimeError(
+            f"{label} does not exist in {zone_name} (the clocks jump over it when summer "
+            "time starts): choose another time, or disambiguate='earlier' or 'later'"
+        )
+    # In a gap, fold=0 reads the wall time with the offset before the jump (so lands
+    # after the gap), fold=1 with the offset after it (so lands before the gap).
+    instant = (second if disambiguate == "earlier" else first).astimezone(_dt.UTC)
+    return pendulum.instance(instant).in_timezone(tz)
+
+
+def _pendulum(naive: _dt.datetime, tz: pendulum.Timezone, fold: int) -> pendulum.DateTime:
+    return pendulum.DateTime(
+        naive.year, naive.month, naive.day, naive.hour, naive.minute, naive.second,
+        naive.microsecond, tzinfo=tz, fold=fold,
+    )
+
+
+def _offset(offset: _dt.timedelta | None) -> str:
+    minutes = int((offset or _dt.timedelta(0)).total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def local_date(value: str | _dt.date) -> pendulum.Date:
+    """Return ``value`` (a date, or ISO text such as ``"2023-05-30"``) as a pendulum Date.
+
+    Raises:
+        TimingError: it is not a date.
+
+    """
+    if isinstance(value, _dt.datetime):
+        raise TimingError(f"{value!r} is a date and time, not a date")
+    if isinstance(value, _dt.date):
+        return pendulum.Date(value.year, value.month, value.day)
+    try:
+        parsed = _dt.date.fromisoformat(value.strip())
+    except (AttributeError, ValueError) as error:
+        raise TimingError(f"{value!r} is not a date: write it as 2023-05-30") from error
+    return pendulum.Date(parsed.year, parsed.month, parsed.day)
+
+
+@attrs.frozen(kw_only=True)
+class Timed:
+    """A span between two instants, each in its zone (usually the same IANA zone).
+
+    ``end`` is after ``start``; a meeting of 15:00-16:30 Vienna is
+    ``Timed(start=15:00 Vienna, end=16:30 Vienna)``.
+    """
+
+    start: pendulum.DateTime
+    end: pendulum.DateTime
+
+    @property
+    def first_day(self) -> pendulum.Date:
+        """The local date on which it starts."""
+        return self.start.date()
+
+    @property
+    def last_day(self) -> pendulum.Date:
+        """The local date on which it ends (the day before, if it ends at midnight)."""
+        end = self.end
+        if (end.hour, end.minute, end.second, end.microsecond) == (0, 0, 0, 0):
+            return (end - _dt.timedelta(days=1)).date()
+        return end.date()
+
+    def contains_day(self, day: _dt.date) -> bool:
+        """Return whether ``day`` (a local date) is one of its days."""
+        return self.first_day <= day <= self.last_day
+
+
+@attrs.frozen(kw_only=True)
+class AllDay:
+    """Whole days, from ``first`` to ``last`` inclusive (30-31 May: first=30, last=31).
+
+    iCalendar writes the end as the day *after* ``last`` (its DTEND is exclusive).
+    """
+
+    first: pendulum.Date
+    last: pendulum.Date
+
+    @property
+    def first_day(self) -> pendulum.Date:
+        """The first day."""
+        return self.first
+
+    @property
+    def last_day(self) -> pendulum.Date:
+        """The last day (inclusive)."""
+        return self.last
+
+    @property
+    def end_exclusive(self) -> pendulum.Date:
+        """The day after the last day: iCalendar's DTEND."""
+        return self.last.add(days=1)
+
+    def contains_day(self, day: _dt.date) -> bool:
+        """Return whether ``day`` is one of its days."""
+        return self.first <= day <= self.last
+
+
+When = Timed | AllDay
+"""When something takes place: a timed span or whole days."""
+
+
+def timed(
+    start: str | _dt.datetime,
+    end: str | _dt.datetime,
+    zone_name: str = "Europe/Vienna",
+    *,
+    disambiguate: Disambiguate = "raise",
+) -> Timed:
+    """Return a :class:`Timed` span from wall times in ``zone_name``.
+
+    ``end`` may be a time of day only (``"16:30"``): it is then on ``start``'s date.
+
+    Raises:
+        TimingError: a malformed time, an unknown zone, or an end not after the start.
+
+    """
+    start_at = local_datetime(start, zone_name, disambiguate=disambiguate)
+    if isinstance(end, str) and re.fullmatch(r"\s*\d{1,2}:\d{2}(:\d{2})?\s*", end):
+        end = f"{start_at.date().isoformat()} {end.strip()}"
+    end_at = local_datetime(end, zone_name, disambiguate=disambiguate)
+    if end_at <= start_at:
+        raise TimingError(
+            f"the end ({end_at.isoformat()}) must be after the start ({start_at.isoformat()})"
+        )
+    return Timed(start=start_at, end=end_at)
+
+
+def all_day(first: str | _dt.date, last: str | _dt.date | None = None) -> AllDay:
+    """Return an :class:`AllDay` span from ``first`` to ``last`` inclusive (default: one day).
+
+    Raises:
+        TimingError: a malformed date, or ``last`` before ``first``.
+
+    """
+    first_day = local_date(first)
+    last_day = first_day if last is None else local_date(last)
+    if last_day < first_day:
+        raise TimingError(
+            f"the last day ({last_day.isoformat()}) must not be before the first "
+            f"({first_day.isoformat()})"
+        )
+    return AllDay(first=first_day, last=last_day)

@@ -1,0 +1,160 @@
+"""What only the PostgreSQL log has: late commits, holes, migrations, NOTIFY."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from alliance_events import open_log
+from alliance_events.log.postgres import PostgresLog
+
+from .conftest import postgres_dsn
+from .sample_events import TEST_REGISTRY, Noted
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def url(fresh_postgres_url: str) -> str:
+    return fresh_postgres_url
+
+
+@pytest.fixture
+def log(url: str) -> Iterator[PostgresLog]:
+    handle = open_log(url, registry=TEST_REGISTRY)
+    assert isinstance(handle, PostgresLog)
+    yield handle
+    handle.close()
+
+
+def _hold_open_append(log: PostgresLog, stream: str, text: str) -> psycopg.Connection:
+    """Start an append in a transaction left open: it has taken a position, not committed."""
+    connection = psycopg.connect(postgres_dsn())
+    connection.execute(
+        f'SELECT "{log.schema}".append_events(%s, 0, %s, %s, %s, %s, NULL, now())',
+        (stream, [uuid.uuid4()], ["test.Noted"], [1], [f'{{"text": "{text}"}}']),
+    )
+    return connection
+
+
+def _naive_positions(log: PostgresLog, after: int) -> list[int]:
+    with psycopg.connect(postgres_dsn()) as connection:
+        rows = connection.execute(
+            f'SELECT position FROM "{log.schema}".events WHERE position > %s ORDER BY position',
+            (after,),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+class TestLateCommit:
+    def test_naive_reader_skips_but_ours_waits_for_the_late_commit(self, log: PostgresLog) -> None:
+        """A position taken early but committed late is read in order; a naive reader skips it."""
+        log.append("first", [Noted(text="1")], expected_version=0)
+        slow = _hold_open_append(log, "slow", "late")  # takes position 2, holds it
+        log.append("fast", [Noted(text="early")], expected_version=0)  # position 3, commits
+
+        # The naive reader ("position > last seen") sees 3 and remembers it ...
+        naive_seen = _naive_positions(log, after=1)
+        assert naive_seen == [3]
+        # ... ours stops before the hole, because the writer of 2 is still running.
+        assert [r.position for r in log.read_all(after=1)] == []
+        assert log.head() == 1
+
+        slow.commit()
+        slow.close()
+        # Once 2 commits, the naive reader that checkpointed at 3 never sees it again:
+        assert _naive_positions(log, after=naive_seen[-1]) == []
+        # ours reads 2 then 3, in order.
+        records = list(log.read_all(after=1))
+        assert [(r.position, r.event.text) for r in records] == [(2, "late"), (3, "early")]
+        assert log.head() == 3
+
+    def test_a_rolled_back_position_is_skipped_once_settled(self, log: PostgresLog) -> None:
+        """A hole left by a failed writer blocks readers only while that writer runs."""
+        log.append("first", [Noted(text="1")], expected_version=0)
+        failing = _hold_open_append(log, "failing", "never")  # position 2
+        log.append("after", [Noted(text="3")], expected_version=0)  # position 3
+        assert list(log.read_all(after=1)) == []
+        failing.rollback()
+        failing.close()
+        assert [r.position for r in log.read_all()] == [1, 3]
+        assert log.head() == 3
+
+    def test_a_running_unrelated_transaction_does_not_block_readers(self, log: PostgresLog) -> None:
+        """Only writers of this log matter: another session's open transaction does not."""
+        with psycopg.connect(postgres_dsn()) as other:
+            other.execute("CREATE TEMP TABLE unrelated (x int)")
+            other.execute("INSERT INTO unrelated VALUES (1)")  # holds an xid, stays open
+            log.append("a", [Noted(text="1")], expected_version=0)
+            failing = _hold_open_append(log, "failing", "never")
+            log.append("b", [Noted(text="3")], expected_version=0)
+            failing.rollback()
+            failing.close()
+            assert [r.position for r in log.read_all()] == [1, 3]
+
+    def test_reader_racing_many_writers_never_goes_back(self, url: str) -> None:
+        """Followers reading while four threads append see every event once, in order."""
+        writers = [open_log(url, registry=TEST_REGISTRY) for _ in range(4)]
+        reader = open_log(url, registry=TEST_REGISTRY)
+        stop = time.monotonic() + 1.5
+        written: list[int] = []
+
+        def write(index: int) -> None:
+            count = 0
+            while time.monotonic() < stop:
+                records = writers[index].append(
+                    f"w{index}", [Noted(text=f"{index}-{count}")], expected_version=count
+                )
+                written.extend(r.position for r in records)
+                count += 1
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        seen: list[int] = []
+        while any(t.is_alive() for t in threads):
+            seen.extend(r.position for r in reader.read_all(after=seen[-1] if seen else 0))
+        for thread in threads:
+            thread.join()
+        seen.extend(r.position for r in reader.read_all(after=seen[-1] if seen else 0))
+        assert seen == sorted(written)
+        assert seen == list(range(1, len(seen) + 1))
+        for handle in [*writers, reader]:
+            handle.close()
+
+
+class TestMigration:
+    def test_reopening_a_current_schema_takes_no_lock(self, url: str, log: PostgresLog) -> None:
+        """Opening the log while a reader holds a transaction on it does not wait."""
+        log.append("a", [Noted(text="1")], expected_version=0)
+        with psycopg.connect(postgres_dsn()) as reader:
+            reader.execute(f'SELECT count(*) FROM "{log.schema}".events')  # holds a lock
+            started = time.monotonic()
+            with open_log(url, registry=TEST_REGISTRY) as again:
+                assert again.head() == 1
+            assert time.monotonic() - started < 2
+
+    def test_events_table_refuses_update_delete_and_truncate(self, log: PostgresLog) -> None:
+        """The log is append-only even for someone with SQL access."""
+        log.append("a", [Noted(text="1")], expected_version=0)
+        with psycopg.connect(postgres_dsn(), autocommit=True) as connection:
+            for statement in ("UPDATE {}.events SET type = 'x'", "DELETE FROM {}.events",
+                              "TRUNCATE {}.events"):
+                with pytest.raises(psycopg.Error, match="append-only"):
+                    connection.execute(statement.format(f'"{log.schema}"'))
+        assert [r.event.text for r in log.read_all()] == ["1"]
+
+
+class TestNotify:
+    def test_an_append_notifies_listeners_after_commit(self, log: PostgresLog) -> None:
+        """LISTEN on the log's channel wakes when an append commits, with its last position."""
+        with psycopg.connect(postgres_dsn(), autocommit=True) as listener:
+            listener.execute(f'LISTEN "{log.channel}"')
+            log.append("a", [Noted(text="1"), Noted(text="2")], expected_version=0)
+            notices = list(listener.notifies(timeout=5, stop_after=1))
+        assert [n.payload for n in notices] == ["2"]

@@ -302,7 +302,7 @@ class Codec:
     def _decoder_for(self, type_name: str) -> _Decoder:
         cls = self.registry.class_for(type_name)
         structure = make_dict_structure_fn(cls, self._converter)
-        self._decoders[type_name] = (cls, cls.__event_schema__, structure)
+        self._decoders[type_name] = (cls, self.registry.type_of(cls)[1], structure)
         return self._decoders[type_name]
 
     @staticmethod

@@ -78,6 +78,7 @@ class EventRegistry:
 
     def __init__(self) -> None:
         self._by_name: dict[str, type[Event]] = {}
+        self._by_class: dict[type[Event], tuple[str, int]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
 
     def register(self, type_name: str, *, schema: int = 1) -> Callable[[type[E]], type[E]]:
@@ -110,9 +111,15 @@ class EventRegistry:
                 f"event type name {type_name!r} is already registered for "
                 f"{_qualified(existing)}, cannot register {_qualified(cls)}"
             )
+        previous = self._by_class.get(cls)
+        if previous is not None and previous[0] != type_name:
+            del self._by_name[previous[0]]
+        # The class attributes are for reading convenience; this registry's own map is
+        # what counts, so one class may be registered in two registries differently.
         cls.__event_type__ = type_name
         cls.__event_schema__ = schema
         self._by_name[type_name] = cls
+        self._by_class[cls] = (type_name, schema)
 
     def upcaster(self, type_name: str, *, from_schema: int) -> Callable[[Upcaster], Upcaster]:
         """Return a decorator registering a function from schema ``from_schema`` to the next.
@@ -157,10 +164,10 @@ class EventRegistry:
             UnknownEventTypeError: the class is not registered here.
 
         """
-        name = getattr(cls, "__event_type__", None)
-        if name is None or self._by_name.get(name) is not cls:
+        found = self._by_class.get(cls)
+        if found is None:
             raise UnknownEventTypeError(_qualified(cls))
-        return name, cls.__event_schema__
+        return found
 
     def upcast(self, type_name: str, schema: int, data: dict[str, Any]) -> dict[str, Any]:
         """Bring ``data`` stored under ``schema`` up to the registered class's schema.
@@ -171,7 +178,7 @@ class EventRegistry:
                 the chain is missing.
 
         """
-        current = self.class_for(type_name).__event_schema__
+        current = self.type_of(self.class_for(type_name))[1]
         if schema == current:
             return data
         if schema > current:
@@ -193,6 +200,7 @@ class EventRegistry:
         """Return an independent registry holding the same types and upcasters."""
         other = EventRegistry()
         other._by_name = dict(self._by_name)
+        other._by_class = dict(self._by_class)
         other._upcasters = dict(self._upcasters)
         return other
 

@@ -6,20 +6,24 @@ projections of it. This module is the public façade: import from here.
 
 from __future__ import annotations
 
+from alliance_events.app import Alliance, AsOf
 from alliance_events.clock import Clock, IdFactory, new_id, system_clock
 from alliance_events.codec import Codec, EncodedEvent, make_converter
 from alliance_events.errors import (
     AllianceEventsError,
     CodecError,
     ConcurrencyError,
+    DomainError,
     DuplicateEventError,
     EventDefinitionError,
     InvalidAppendError,
     InvalidStreamNameError,
     LogClosedError,
     LogError,
+    RuleViolation,
     UndecodableRecordError,
     UnknownEventTypeError,
+    UnknownReferenceError,
     UnsupportedURLError,
 )
 from alliance_events.events import Event, EventRegistry, event_type, registry, upcaster
@@ -27,11 +31,14 @@ from alliance_events.log import ANY, EventLog, ExpectedVersion, Recorded, open_l
 
 __all__ = [
     "ANY",
+    "Alliance",
     "AllianceEventsError",
+    "AsOf",
     "Clock",
     "Codec",
     "CodecError",
     "ConcurrencyError",
+    "DomainError",
     "DuplicateEventError",
     "EncodedEvent",
     "Event",
@@ -45,8 +52,10 @@ __all__ = [
     "LogClosedError",
     "LogError",
     "Recorded",
+    "RuleViolation",
     "UndecodableRecordError",
     "UnknownEventTypeError",
+    "UnknownReferenceError",
     "UnsupportedURLError",
     "event_type",
     "make_converter",

@@ -29,7 +29,7 @@ from typing import Final, Literal
 import attrs
 import pendulum
 
-from alliance_events.errors import AllianceEventsError
+from alliance_events.errors import RuleViolation
 
 __all__ = [
     "AllDay",
@@ -57,16 +57,25 @@ _OFFSET_ZONE: Final = re.compile(
 )
 
 
-class TimingError(AllianceEventsError, ValueError):
-    """A time, date or zone is malformed, unknown or impossible."""
+class TimingError(RuleViolation):
+    """A time, date or zone is malformed, unknown or impossible (rule ``time``)."""
+
+    rule_name = "time"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(self.rule_name, message)
 
 
 class NonexistentTimeError(TimingError):
     """The wall time falls in a summer-time gap: it never shows on a clock there."""
 
+    rule_name = "nonexistent-time"
+
 
 class AmbiguousTimeError(TimingError):
     """The wall time falls in a summer-time overlap: it shows twice on a clock there."""
+
+    rule_name = "ambiguous-time"
 
 
 def zone(name: str) -> pendulum.Timezone | pendulum.FixedTimezone:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import uuid
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import attrs
@@ -47,6 +47,7 @@ from alliance_events.domain.deadlines import (
     decide_deadline,
     evolve_deadline,
 )
+from alliance_events.domain.directory import Organisation, Person
 from alliance_events.errors import UnknownReferenceError
 from alliance_events.events import Event, event_type
 from alliance_events.timing import AllDay, Timed, When, is_named_zone
@@ -511,8 +512,15 @@ class Refs:
 
     parent: MeetingState | None = None
     ancestor_cancelled: bool = False
-    organisations: Container[uuid.UUID] = frozenset()
-    persons: Container[uuid.UUID] = frozenset()
+    organisations: Mapping[uuid.UUID, Organisation] = attrs.field(factory=dict)
+    persons: Mapping[uuid.UUID, Person] = attrs.field(factory=dict)
+
+    def organisation_name(self, organisation_id: uuid.UUID) -> str:
+        """Return the organisation's acronym or name for messages (its id if unknown)."""
+        organisation = self.organisations.get(organisation_id)
+        if organisation is None:
+            return str(organisation_id)
+        return organisation.acronym or organisation.name
 
 
 # -- evolve -----------------------------------------------------------------------------
@@ -1360,8 +1368,9 @@ def _nominate(
         require(
             taken < limit,
             "quota",
-            f"organisation {command.organisation_id} has {taken} {command.role.value}(s) for "
-            f"{state.title!r} already; the quota is {limit} per delegation",
+            f"{refs.organisation_name(command.organisation_id)} has {taken} "
+            f"{command.role.value}(s) for {state.title!r} already; the quota is {limit} per "
+            "delegation",
         )
     capacity = registration.capacity
     waitlisted = capacity is not None and (
@@ -1482,7 +1491,7 @@ def _request_speaking(
             for r in state.speaking
         ),
         "speaking-twice",
-        f"organisation {command.organisation_id} asked to speak on "
+        f"{refs.organisation_name(command.organisation_id)} asked to speak on "
         f"{command.day.isoformat()} already",
     )
     require_text(command.topic, "topic", optional=True)

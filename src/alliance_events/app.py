@@ -1,0 +1,1054 @@
+"""The application: one façade, commands in and queries out (:class:`Alliance`).
+
+    >>> from alliance_events import Alliance
+    >>> from alliance_events.testing import FixedClock
+    >>> import pendulum
+    >>> clock = FixedClock(pendulum.datetime(2023, 3, 1, 9, tz="Europe/Vienna"))
+    >>> with Alliance.open("memory:", clock=clock) as alliance:
+    ...     meeting = alliance.schedule_meeting(
+    ...         title="Informal Meeting", kind="informal-meeting",
+    ...         start="2023-03-22 15:00", end="16:30", zone="Europe/Vienna")
+    ...     [m.title for m in alliance.meetings()]
+    ['Informal Meeting']
+
+Every command method takes keyword arguments, checks them, reads the aggregate's stream,
+lets the domain decide, and appends the events with the stream's version as the expected
+one. When another writer appended first, it reads the stream again and decides again (a
+bounded number of times). A refused command raises a
+:class:`~alliance_events.errors.DomainError` (or a ``TimingError``) and appends nothing.
+
+Each command gets an id (``command_id=``, or a new one); its events' ids derive from it,
+so calling a command again with the same ``command_id`` (after a time-out, say) returns
+what the first call recorded instead of recording it twice.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import pendulum
+
+from alliance_events.clock import Clock, IdFactory, new_id, system_clock
+from alliance_events.domain import directory as dr
+from alliance_events.domain import meetings as mt
+from alliance_events.domain.common import (
+    Command,
+    LinkKind,
+    MeetingKind,
+    MeetingStatus,
+    OfficerRole,
+    Role,
+)
+from alliance_events.domain.deadlines import (
+    CancelDeadline,
+    Deadline,
+    DeadlineKind,
+    Due,
+    DueAt,
+    DueBy,
+    ExtendDeadline,
+    RecordReminderSent,
+    SetDeadline,
+    decide_deadline,
+    evolve_deadline,
+)
+from alliance_events.errors import ConcurrencyError, RuleViolation, UnknownReferenceError
+from alliance_events.events import Event, EventRegistry
+from alliance_events.log import open_log
+from alliance_events.log.base import EventLog, Recorded
+from alliance_events.projections.alliance import AllianceProjection, AllianceState
+from alliance_events.projections.history import HistoryEntry, history_entry
+from alliance_events.projections.registration import (
+    DeadlineView,
+    MeetingView,
+    RegistrationView,
+    deadline_view,
+    meeting_view,
+    registration_view,
+)
+from alliance_events.projections.runner import ProjectionRunner, fold
+from alliance_events.timing import (
+    AllDay,
+    Disambiguate,
+    Timed,
+    When,
+    all_day,
+    local_date,
+    local_datetime,
+    timed,
+    zone,
+)
+
+__all__ = ["Alliance", "AsOf"]
+
+AsOf = int | _dt.datetime | str | None
+"""A past moment to look from: a log position (int), a time, or ISO text; None: now."""
+
+E = TypeVar("E", bound=enum.Enum)
+_MAX_ATTEMPTS = 8
+
+
+def _enum(cls: type[E], value: E | str, field: str) -> E:
+    if isinstance(value, cls):
+        return value
+    try:
+        return cls(value)
+    except ValueError:
+        choices = ", ".join(member.value for member in cls)
+        raise RuleViolation(field, f"{field} must be one of {choices}; got {value!r}") from None
+
+
+def _duration(value: _dt.timedelta | str | int) -> pendulum.Duration:
+    if isinstance(value, pendulum.Duration):
+        return value
+    if isinstance(value, _dt.timedelta):
+        return pendulum.duration(
+            days=value.days, seconds=value.seconds, microseconds=value.microseconds
+        )
+    if isinstance(value, int) and not isinstance(value, bool):
+        return pendulum.duration(days=value)
+    try:
+        parsed = pendulum.parse(str(value))
+    except Exception as error:
+        raise RuleViolation("reminder", f"{value!r} is not a duration such as P7D") from error
+    if not isinstance(parsed, pendulum.Duration):
+        raise RuleViolation("reminder", f"{value!r} is not a duration such as P7D")
+    return parsed
+
+
+class Alliance:
+    """The alliance's calendar and registrations over one event log."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        *,
+        clock: Clock | None = None,
+        ids: IdFactory | None = None,
+    ) -> None:
+        """Serve commands and queries over ``log``.
+
+        Args:
+            log: an open event log (see :func:`alliance_events.open_log`).
+            clock: the time commands are given at; the system clock by default.
+            ids: where new ids come from; random time-ordered UUIDs by default.
+
+        """
+        self.log = log
+        self.clock: Clock = system_clock if clock is None else clock
+        self.ids: IdFactory = new_id if ids is None else ids
+        self._runner = ProjectionRunner(log, AllianceProjection())
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        ids: IdFactory | None = None,
+        registry: EventRegistry | None = None,
+    ) -> Alliance:
+        """Open the log at ``url`` (``memory:``, ``sqlite:///…``, ``postgresql://…``).
+
+        The log's ``recorded_at`` times come from the same clock as the commands'.
+        """
+        log = open_log(url, clock=system_clock if clock is None else clock, registry=registry)
+        return cls(log, clock=clock, ids=ids)
+
+    def close(self) -> None:
+        """Close the log."""
+        self.log.close()
+
+    def __enter__(self) -> Alliance:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def state(self) -> AllianceState:
+        """The current state of everything, caught up with the log."""
+        self._runner.catch_up()
+        return self._runner.state
+
+    def catch_up(self, *, progress: Callable[[int], None] | None = None) -> int:
+        """Apply new events to the in-memory state; return how many there were."""
+        return self._runner.catch_up(progress=progress)
+
+    def state_as_of(self, as_of: AsOf = None) -> tuple[AllianceState, pendulum.DateTime]:
+        """Return the state as it was at ``as_of``, and the time it is looked at from.
+
+        Args:
+            as_of: a log position (``int``), an aware time, ISO text (a date means the
+                end of that day in Europe/Vienna), or ``None`` for now.
+
+        """
+        if as_of is None:
+            return self.state, pendulum.instance(self.clock())
+        if isinstance(as_of, bool):
+            raise RuleViolation("as-of", f"as of {as_of!r}: give a position or a time")
+        if isinstance(as_of, int):
+            state, _ = fold(self.log, AllianceProjection(), position=as_of)
+            return state, state.recorded_at or pendulum.instance(self.clock())
+        moment = self._instant(as_of)
+        state, _ = fold(self.log, AllianceProjection(), time=moment)
+        return state, moment
+
+    @staticmethod
+    def _instant(value: _dt.datetime | str) -> pendulum.DateTime:
+        if isinstance(value, _dt.datetime):
+            if value.utcoffset() is None:
+                raise RuleViolation("as-of", f"as of {value!r}: give a time with a zone")
+            return pendulum.instance(value)
+        text = str(value).strip()
+        if len(text) == 10:  # noqa: PLR2004 - a bare date: the end of that day in Vienna
+            return _end_of_day(local_date(text))
+        try:
+            parsed = _dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise RuleViolation("as-of", f"as of {value!r}: not a date or time") from None
+        if parsed.tzinfo is None:
+            return local_datetime(parsed, "Europe/Vienna", disambiguate="earlier")
+        return pendulum.instance(parsed)
+
+    # -- running commands ----------------------------------------------------------------
+
+    def _command_fields(self, command_id: uuid.UUID | None, actor: str | None) -> dict[str, Any]:
+        return {
+            "command_id": self.ids() if command_id is None else command_id,
+            "at": pendulum.instance(self.clock()),
+            "actor": actor,
+        }
+
+    def _execute(
+        self,
+        stream: str,
+        command: Command,
+        decide: Callable[[list[Recorded]], list[Event]],
+    ) -> list[Recorded]:
+        """Decide ``command`` on ``stream``'s records and append, retrying on conflicts."""
+        metadata = {
+            "actor": command.actor,
+            "command": type(command).__name__,
+            "command_id": str(command.command_id),
+        }
+        for _attempt in range(_MAX_ATTEMPTS):
+            records = list(self.log.read_stream(stream))
+            done = [r for r in records if r.metadata.get("command_id") == metadata["command_id"]]
+            if done:
+                return done  # the same command, recorded already: do not record it twice
+            events = decide(records)
+            if not events:
+                return []
+            try:
+                return self.log.append(
+                    stream, events, expected_version=len(records), metadata=metadata
+                )
+            except ConcurrencyError:
+                continue
+        raise ConcurrencyError(stream, len(records), self.log.stream_version(stream))
+
+    def _meeting_command(
+        self, command: Command, meeting_id: uuid.UUID | None = None
+    ) -> list[Recorded]:
+        """Decide a command on a meeting's stream (``meeting_id``: if the command has none)."""
+        if meeting_id is None:
+            meeting_id = command.meeting_id  # type: ignore[attr-defined]
+        assert meeting_id is not None  # noqa: S101 - every meeting command names its meeting
+        state = self.state
+        if isinstance(command, mt.ScheduleMeeting):
+            parent = None if command.parent_id is None else state.meeting(command.parent_id)
+            lineage = [] if command.parent_id is None else state.ancestors(command.parent_id)
+            refs = mt.Refs(
+                parent=parent,
+                ancestor_cancelled=any(m.cancelled for m in lineage),
+                organisations=state.organisations,
+                persons=state.persons,
+            )
+        else:
+            refs = mt.Refs(
+                ancestor_cancelled=any(m.cancelled for m in state.ancestors(meeting_id)),
+                organisations=state.organisations,
+                persons=state.persons,
+            )
+
+        def decide(records: list[Recorded]) -> list[Event]:
+            meeting = mt.MeetingState()
+            for record in records:
+                meeting = mt.evolve(meeting, record.event)
+            return mt.decide(meeting, command, refs)
+
+        return self._execute(mt.meeting_stream(meeting_id), command, decide)
+
+    # -- directory -----------------------------------------------------------------------
+
+    def register_organisation(
+        self,
+        *,
+        name: str,
+        acronym: str = "",
+        member: bool = True,
+        organisation_id: uuid.UUID | None = None,
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        """Make an organisation known; return its id."""
+        organisation_id = self.ids() if organisation_id is None else organisation_id
+        command = dr.RegisterOrganisation(
+            organisation_id=organisation_id, name=name, acronym=acronym, member=member,
+            **self._command_fields(command_id, actor),
+        )
+
+        def decide(records: list[Recorded]) -> list[Event]:
+            state = None
+            for record in records:
+                state = dr.evolve_organisation(state, record.event)
+            return dr.decide_organisation(state, command)
+
+        self._execute(dr.organisation_stream(organisation_id), command, decide)
+        return organisation_id
+
+    def register_person(
+        self,
+        *,
+        name: str,
+        email: str = "",
+        organisation: uuid.UUID | None = None,
+        person_id: uuid.UUID | None = None,
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        """Make a person known (their name and e-mail are personal data); return the id."""
+        person_id = self.ids() if person_id is None else person_id
+        command = dr.RegisterPerson(
+            person_id=person_id, name=name, email=email, organisation_id=organisation,
+            **self._command_fields(command_id, actor),
+        )
+        organisations = set(self.state.organisations)
+
+        def decide(records: list[Recorded]) -> list[Event]:
+            state = None
+            for record in records:
+                state = dr.evolve_person(state, record.event)
+            return dr.decide_person(state, command, organisations)
+
+        self._execute(dr.person_stream(person_id), command, decide)
+        return person_id
+
+    def appoint_officer(
+        self,
+        *,
+        body: str,
+        role: OfficerRole | str,
+        person: uuid.UUID,
+        since: _dt.date | str,
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Appoint ``person`` to ``role`` in ``body`` from ``since`` (replacing the holder)."""
+        command = dr.AppointOfficer(
+            body=body, role=_enum(OfficerRole, role, "role"), person_id=person,
+            since=local_date(since), **self._command_fields(command_id, actor),
+        )
+        persons = set(self.state.persons)
+
+        def decide(records: list[Recorded]) -> list[Event]:
+            state = None
+            for record in records:
+                state = dr.evolve_body(state, record.event)
+            return dr.decide_body(state, command, persons)
+
+        self._execute(dr.body_stream(body), command, decide)
+
+    def find_organisation(self, name: str) -> uuid.UUID:
+        """Return the id of the organisation with this name or acronym (any case).
+
+        Raises:
+            UnknownReferenceError: none, or more than one, has it.
+
+        """
+        wanted = name.strip().casefold()
+        matches = [
+            o.organisation_id
+            for o in self.state.organisations.values()
+            if wanted in (o.name.casefold(), o.acronym.casefold(), str(o.organisation_id))
+        ]
+        if len(matches) != 1:
+            raise UnknownReferenceError(
+                "unknown-organisation",
+                f"{'no' if not matches else 'more than one'} organisation is called {name!r}",
+            )
+        return matches[0]
+
+    def find_person(self, name: str) -> uuid.UUID:
+        """Return the id of the person with this name or e-mail (any case).
+
+        Raises:
+            UnknownReferenceError: none, or more than one, has it.
+
+        """
+        wanted = name.strip().casefold()
+        matches = [
+            p.person_id
+            for p in self.state.persons.values()
+            if wanted in (p.name.casefold(), p.email.casefold(), str(p.person_id))
+        ]
+        if len(matches) != 1:
+            raise UnknownReferenceError(
+                "unknown-person",
+                f"{'no' if not matches else 'more than one'} person is called {name!r}",
+            )
+        return matches[0]
+
+    # -- meetings ------------------------------------------------------------------------
+
+    @staticmethod
+    def _when(
+        start: str | _dt.datetime | None,
+        end: str | _dt.datetime | None,
+        zone_name: str,
+        first_day: str | _dt.date | None,
+        last_day: str | _dt.date | None,
+        disambiguate: Disambiguate,
+    ) -> When:
+        if (start is None) == (first_day is None):
+            raise RuleViolation(
+                "when", "give either start (and end) for a timed meeting, or first_day "
+                "(and last_day) for an all-day one"
+            )
+        if first_day is not None:
+            return all_day(first_day, last_day)
+        if end is None:
+            raise RuleViolation("when", "a timed meeting needs an end")
+        assert start is not None  # noqa: S101 - checked above
+        return timed(start, end, zone_name, disambiguate=disambiguate)
+
+    def schedule_meeting(
+        self,
+        *,
+        title: str,
+        kind: MeetingKind | str = MeetingKind.INFORMAL_MEETING,
+        start: str | _dt.datetime | None = None,
+        end: str | _dt.datetime | None = None,
+        zone: str = "Europe/Vienna",
+        first_day: str | _dt.date | None = None,
+        last_day: str | _dt.date | None = None,
+        disambiguate: Disambiguate = "raise",
+        location: str = "",
+        online_url: str = "",
+        parent: uuid.UUID | None = None,
+        tentative: bool = False,
+        organiser: str = "",
+        description: str = "",
+        meeting_id: uuid.UUID | None = None,
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        """Put a meeting in the calendar; return its id.
+
+        Timed (``start``, ``end`` wall times in ``zone``; ``end`` may be a time of day)
+        or all-day (``first_day``, ``last_day`` inclusive). ``zone`` is an IANA name, or
+        a fixed offset such as ``GMT+1``. A wall time in a summer-time gap or overlap is
+        refused unless ``disambiguate`` says "earlier" or "later".
+        """
+        meeting_id = self.ids() if meeting_id is None else meeting_id
+        command = mt.ScheduleMeeting(
+            meeting_id=meeting_id,
+            title=title,
+            kind=_enum(MeetingKind, kind, "kind"),
+            when=self._when(start, end, zone, first_day, last_day, disambiguate),
+            location=location,
+            online_url=online_url,
+            parent_id=parent,
+            tentative=tentative,
+            organiser=organiser,
+            description=description,
+            **self._command_fields(command_id, actor),
+        )
+        self._meeting_command(command)
+        return meeting_id
+
+    def reschedule_meeting(
+        self,
+        meeting: uuid.UUID,
+        *,
+        start: str | _dt.datetime | None = None,
+        end: str | _dt.datetime | None = None,
+        zone: str = "Europe/Vienna",
+        first_day: str | _dt.date | None = None,
+        last_day: str | _dt.date | None = None,
+        disambiguate: Disambiguate = "raise",
+        reason: str = "",
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Move a meeting (its UID stays, its calendar SEQUENCE rises)."""
+        self._meeting_command(
+            mt.RescheduleMeeting(
+                meeting_id=meeting,
+                when=self._when(start, end, zone, first_day, last_day, disambiguate),
+                reason=reason,
+                **self._command_fields(command_id, actor),
+            )
+        )
+
+    def change_meeting_details(
+        self,
+        meeting: uuid.UUID,
+        *,
+        title: str | None = None,
+        location: str | None = None,
+        online_url: str | None = None,
+        organiser: str | None = None,
+        description: str | None = None,
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Change a meeting's details (``None``: unchanged; ``""``: cleared)."""
+        self._meeting_command(
+            mt.ChangeMeetingDetails(
+                meeting_id=meeting, title=title, location=location, online_url=online_url,
+                organiser=organiser, description=description,
+                **self._command_fields(command_id, actor),
+            )
+        )
+
+    def confirm_meeting(
+        self, meeting: uuid.UUID, *, actor: str | None = None, command_id: uuid.UUID | None = None
+    ) -> None:
+        """Confirm a tentative meeting."""
+        self._meeting_command(
+            mt.ConfirmMeeting(meeting_id=meeting, **self._command_fields(command_id, actor))
+        )
+
+    def cancel_meeting(
+        self,
+        meeting: uuid.UUID,
+        *,
+        reason: str = "",
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Cancel a meeting; its sessions and side events show as cancelled too."""
+        self._meeting_command(
+            mt.CancelMeeting(
+                meeting_id=meeting, reason=reason, **self._command_fields(command_id, actor)
+            )
+        )
+
+    def reinstate_meeting(
+        self,
+        meeting: uuid.UUID,
+        *,
+        reason: str,
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Take back a cancellation made by mistake (a reason is required)."""
+        self._meeting_command(
+            mt.ReinstateMeeting(
+                meeting_id=meeting, reason=reason, **self._command_fields(command_id, actor)
+            )
+        )
+
+    def attach_link(
+        self,
+        meeting: uuid.UUID,
+        *,
+        url: str,
+        kind: LinkKind | str = LinkKind.REPORT,
+        title: str = "",
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Attach a report, recording or document to a meeting."""
+        self._meeting_command(
+            mt.AttachLink(
+                meeting_id=meeting, kind=_enum(LinkKind, kind, "kind"), url=url, title=title,
+                **self._command_fields(command_id, actor),
+            )
+        )
+
+    def record_attendance(
+        self,
+        meeting: uuid.UUID,
+        *,
+        attendees: Iterable[uuid.UUID | tuple[uuid.UUID, uuid.UUID | None, str]],
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Record who was present: person ids, or ``(person, organisation, capacity)``."""
+        people = tuple(
+            mt.Attendee(person_id=a)
+            if isinstance(a, uuid.UUID)
+            else mt.Attendee(person_id=a[0], organisation_id=a[1], capacity=a[2])
+            for a in attendees
+        )
+        self._meeting_command(
+            mt.RecordAttendance(
+                meeting_id=meeting, attendees=people, **self._command_fields(command_id, actor)
+            )
+        )
+
+    # -- registration --------------------------------------------------------------------
+
+    @staticmethod
+    def _moment(
+        value: str | _dt.datetime | _dt.date, zone_name: str, *, end: bool
+    ) -> pendulum.DateTime:
+        """Return a registration time: a date means its start (for ``end``: its end)."""
+        if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
+            return _day_edge(pendulum.Date(value.year, value.month, value.day), zone_name, end=end)
+        if isinstance(value, str) and len(value.strip()) == 10:  # noqa: PLR2004 - a bare date
+            return _day_edge(local_date(value), zone_name, end=end)
+        return local_datetime(value, zone_name)
+
+    def open_registration(
+        self,
+        meeting: uuid.UUID,
+        *,
+        opens: str | _dt.datetime | _dt.date,
+        closes: str | _dt.datetime | _dt.date,
+        zone: str = "Europe/Vienna",
+        capacity: int | None = None,
+        quotas: Mapping[Role | str, int] | None = None,
+        funded_places: int | None = None,
+        funded_per_delegation: int | None = None,
+        funded_roles: Sequence[Role | str] = (),
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Open registration: window (a date means its whole day), capacity, quotas, funding.
+
+        ``quotas`` maps roles to the most delegates of that role per delegation, e.g.
+        ``{"speaker": 1, "alternate": 1}``.
+        """
+        self._meeting_command(
+            mt.OpenRegistration(
+                meeting_id=meeting,
+                opens_at=self._moment(opens, zone, end=False),
+                closes_at=self._moment(closes, zone, end=True),
+                capacity=capacity,
+                quotas=_quotas(quotas or {}),
+                funded_places=funded_places,
+                funded_per_delegation=funded_per_delegation,
+                funded_roles=tuple(_enum(Role, r, "funded_roles") for r in funded_roles),
+                **self._command_fields(command_id, actor),
+            )
+        )
+
+    def close_registration(
+        self,
+        meeting: uuid.UUID,
+        *,
+        reason: str = "",
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Close registration now."""
+        self._meeting_command(
+            mt.CloseRegistration(
+                meeting_id=meeting, reason=reason, **self._command_fields(command_id, actor)
+            )
+        )
+
+    def reopen_registration(
+        self,
+        meeting: uuid.UUID,
+        *,
+        closes: str | _dt.datetime | _dt.date,
+        zone: str = "Europe/Vienna",
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Open a closed registration again until ``closes``."""
+        self._meeting_command(
+            mt.ReopenRegistration(
+                meeting_id=meeting, closes_at=self._moment(closes, zone, end=True),
+                **self._command_fields(command_id, actor),
+            )
+        )
+
+    def change_registration_window(
+        self,
+        meeting: uuid.UUID,
+        *,
+        opens: str | _dt.datetime | _dt.date,
+        closes: str | _dt.datetime | _dt.date,
+        zone: str = "Europe/Vienna",
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Move the registration window."""
+        self._meeting_command(
+            mt.ChangeRegistrationWindow(
+                meeting_id=meeting,
+                opens_at=self._moment(opens, zone, end=False),
+                closes_at=self._moment(closes, zone, end=True),
+                **self._command_fields(command_id, actor),
+            )
+        )
+
+    def change_capacity(
+        self,
+        meeting: uuid.UUID,
+        *,
+        capacity: int | None,
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Change the room's capacity; the waiting list moves up (or back) accordingly."""
+        self._meeting_command(
+            mt.ChangeCapacity(
+                meeting_id=meeting, capacity=capacity, **self._command_fields(command_id, actor)
+            )
+        )
+
+    def change_quota(
+        self,
+        meeting: uuid.UUID,
+        *,
+        quotas: Mapping[Role | str, int],
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Replace the per-delegation quotas."""
+        self._meeting_command(
+            mt.ChangeQuota(
+                meeting_id=meeting, quotas=_quotas(quotas),
+                **self._command_fields(command_id, actor),
+            )
+        )
+
+    def nominate(
+        self,
+        meeting: uuid.UUID,
+        *,
+        organisation: uuid.UUID,
+        person: uuid.UUID,
+        role: Role | str,
+        funding_requested: bool = False,
+        nomination_id: uuid.UUID | None = None,
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        """Nominate a delegate; over capacity it goes on the waiting list. Return its id."""
+        nomination_id = self.ids() if nomination_id is None else nomination_id
+        self._meeting_command(
+            mt.NominateDelegate(
+                meeting_id=meeting,
+                nomination_id=nomination_id,
+                organisation_id=organisation,
+                person_id=person,
+                role=_enum(Role, role, "role"),
+                funding_requested=funding_requested,
+                **self._command_fields(command_id, actor),
+            )
+        )
+        return nomination_id
+
+    def withdraw_nomination(
+        self,
+        meeting: uuid.UUID,
+        nomination: uuid.UUID,
+        *,
+        reason: str = "",
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Withdraw a nomination (its seat goes to the first on the waiting list)."""
+        self._meeting_command(
+            mt.WithdrawNomination(
+                meeting_id=meeting, nomination_id=nomination, reason=reason,
+                **self._command_fields(command_id, actor),
+            )
+        )
+
+    def confirm_nomination(
+        self,
+        meeting: uuid.UUID,
+        nomination: uuid.UUID,
+        *,
+        funded: bool = False,
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Confirm a seated nomination, funded or not (within the funding caps)."""
+        self._meeting_command(
+            mt.ConfirmNomination(
+                meeting_id=meeting, nomination_id=nomination, funded=funded,
+                **self._command_fields(command_id, actor),
+            )
+        )
+
+    def decline_nomination(
+        self,
+        meeting: uuid.UUID,
+        nomination: uuid.UUID,
+        *,
+        reason: str = "",
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Decline a nomination (its seat goes to the first on the waiting list)."""
+        self._meeting_command(
+            mt.DeclineNomination(
+                meeting_id=meeting, nomination_id=nomination, reason=reason,
+                **self._command_fields(command_id, actor),
+            )
+        )
+
+    def request_speaking(
+        self,
+        meeting: uuid.UUID,
+        *,
+        organisation: uuid.UUID,
+        day: str | _dt.date,
+        topic: str = "",
+        person: uuid.UUID | None = None,
+        request_id: uuid.UUID | None = None,
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        """Record an organisation's request to speak on one day of the meeting."""
+        request_id = self.ids() if request_id is None else request_id
+        self._meeting_command(
+            mt.RequestSpeaking(
+                meeting_id=meeting, request_id=request_id, organisation_id=organisation,
+                day=local_date(day), topic=topic, person_id=person,
+                **self._command_fields(command_id, actor),
+            )
+        )
+        return request_id
+
+    # -- deadlines -----------------------------------------------------------------------
+
+    @staticmethod
+    def _due(due: str | _dt.datetime | _dt.date, zone_name: str) -> Due:
+        if isinstance(due, _dt.date) and not isinstance(due, _dt.datetime):
+            zone(zone_name)
+            return DueBy(day=local_date(due), zone=zone_name)
+        if isinstance(due, str) and len(due.strip()) == 10:  # noqa: PLR2004 - a bare date
+            zone(zone_name)
+            return DueBy(day=local_date(due), zone=zone_name)
+        return DueAt(at=local_datetime(due, zone_name))
+
+    def set_deadline(
+        self,
+        *,
+        title: str,
+        due: str | _dt.datetime | _dt.date,
+        zone: str = "Europe/Vienna",
+        kind: DeadlineKind | str = DeadlineKind.OTHER,
+        meeting: uuid.UUID | None = None,
+        organisation: uuid.UUID | None = None,
+        reminders: Iterable[_dt.timedelta | str | int] = (),
+        public: bool = True,
+        description: str = "",
+        deadline_id: uuid.UUID | None = None,
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        """Set a deadline (a date: by the end of that day; a time: at it); return its id.
+
+        ``reminders`` are durations before it: ``"P7D"``, ``timedelta(days=1)``, or a
+        number of days.
+        """
+        deadline_id = self.ids() if deadline_id is None else deadline_id
+        if organisation is not None and organisation not in self.state.organisations:
+            raise UnknownReferenceError(
+                "unknown-organisation", f"no organisation {organisation} is registered"
+            )
+        command = SetDeadline(
+            deadline_id=deadline_id,
+            title=title,
+            due=self._due(due, zone),
+            kind=_enum(DeadlineKind, kind, "kind"),
+            meeting_id=meeting,
+            organisation_id=organisation,
+            reminders=tuple(_duration(r) for r in reminders),
+            public=public,
+            description=description,
+            **self._command_fields(command_id, actor),
+        )
+        if meeting is not None:
+            self._meeting_command(command)
+        else:
+            self._deadline_command(f"deadline-{deadline_id}", command)
+        return deadline_id
+
+    def _deadline_command(self, stream: str, command: Command) -> list[Recorded]:
+        def decide(records: list[Recorded]) -> list[Event]:
+            state: Deadline | None = None
+            for record in records:
+                state = evolve_deadline(state, record.event)
+            return decide_deadline(state, command)
+
+        return self._execute(stream, command, decide)
+
+    def _on_deadline(self, deadline: uuid.UUID, command: Command) -> None:
+        """Run a command on a deadline, in its meeting's stream or its own."""
+        state = self.state
+        for meeting in state.meetings.values():
+            if meeting.deadline(deadline) is not None:
+                self._meeting_command(command, meeting.meeting_id)
+                return
+        if deadline not in state.deadlines:
+            raise UnknownReferenceError("unknown-deadline", f"no deadline {deadline} is set")
+        self._deadline_command(f"deadline-{deadline}", command)
+
+    def extend_deadline(
+        self,
+        deadline: uuid.UUID,
+        *,
+        due: str | _dt.datetime | _dt.date,
+        zone: str = "Europe/Vienna",
+        reason: str = "",
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Move a deadline later."""
+        self._on_deadline(
+            deadline,
+            ExtendDeadline(deadline_id=deadline, due=self._due(due, zone), reason=reason,
+                           **self._command_fields(command_id, actor)),
+        )
+
+    def cancel_deadline(
+        self,
+        deadline: uuid.UUID,
+        *,
+        reason: str = "",
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Cancel a deadline."""
+        self._on_deadline(
+            deadline,
+            CancelDeadline(deadline_id=deadline, reason=reason,
+                           **self._command_fields(command_id, actor)),
+        )
+
+    def record_reminder_sent(
+        self,
+        deadline: uuid.UUID,
+        *,
+        channel: str = "e-mail",
+        note: str = "",
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Record that a reminder of the deadline went out (the mailing tool calls this)."""
+        self._on_deadline(
+            deadline,
+            RecordReminderSent(deadline_id=deadline, channel=channel, note=note,
+                               **self._command_fields(command_id, actor)),
+        )
+
+    # -- queries -------------------------------------------------------------------------
+
+    def registration(self, meeting_id: uuid.UUID, *, as_of: AsOf = None) -> RegistrationView:
+        """Return the meeting's registration state, now or as of a past moment.
+
+        Raises:
+            UnknownReferenceError: no such meeting (at that moment).
+
+        """
+        state, at = self.state_as_of(as_of)
+        meeting = state.meeting(meeting_id)
+        if meeting is None:
+            raise UnknownReferenceError("unknown-meeting", f"no meeting {meeting_id} is scheduled")
+        return registration_view(state, meeting, at)
+
+    def meetings(
+        self,
+        *,
+        as_of: AsOf = None,
+        include_cancelled: bool = True,
+        kind: MeetingKind | str | None = None,
+        parent: uuid.UUID | None = None,
+    ) -> list[MeetingView]:
+        """Return the scheduled meetings, by start time."""
+        state, _ = self.state_as_of(as_of)
+        wanted = None if kind is None else _enum(MeetingKind, kind, "kind")
+        views = [
+            meeting_view(state, m)
+            for m in state.meetings.values()
+            if m.exists
+            and (wanted is None or m.kind is wanted)
+            and (parent is None or m.parent_id == parent)
+        ]
+        if not include_cancelled:
+            views = [v for v in views if v.status is not MeetingStatus.CANCELLED]
+        return sorted(views, key=lambda v: (_sort_key(v.when), v.title))
+
+    def deadlines(
+        self,
+        *,
+        as_of: AsOf = None,
+        organisation: uuid.UUID | None = None,
+        meeting: uuid.UUID | None = None,
+        include_cancelled: bool = False,
+    ) -> list[DeadlineView]:
+        """Return deadlines by due time, with their status at that moment."""
+        state, at = self.state_as_of(as_of)
+        views = [
+            deadline_view(d, at)
+            for d in state.all_deadlines()
+            if (organisation is None or d.organisation_id in (None, organisation))
+            and (meeting is None or d.meeting_id == meeting)
+            and (include_cancelled or not d.cancelled)
+        ]
+        return sorted(views, key=lambda v: (v.due, v.title))
+
+    def history(self, meeting_id: uuid.UUID) -> list[HistoryEntry]:
+        """Return the meeting's audit trail in plain words: who did what, when.
+
+        Raises:
+            UnknownReferenceError: no such meeting.
+
+        """
+        state = self.state
+        if state.meeting(meeting_id) is None:
+            raise UnknownReferenceError("unknown-meeting", f"no meeting {meeting_id} is scheduled")
+        records = self.log.read_stream(mt.meeting_stream(meeting_id))
+        return [history_entry(record, state) for record in records]
+
+
+def _quotas(quotas: Mapping[Role | str, int]) -> tuple[mt.Quota, ...]:
+    return tuple(
+        mt.Quota(role=_enum(Role, role, "quotas"), limit=limit) for role, limit in quotas.items()
+    )
+
+
+def _day_edge(day: pendulum.Date, zone_name: str, *, end: bool) -> pendulum.DateTime:
+    if end:
+        return _end_of_day(day, zone_name)
+    return local_datetime(
+        _dt.datetime(day.year, day.month, day.day),  # noqa: DTZ001 - a wall time
+        zone_name,
+        disambiguate="later",
+    )
+
+
+def _end_of_day(day: pendulum.Date, zone_name: str = "Europe/Vienna") -> pendulum.DateTime:
+    following = day + _dt.timedelta(days=1)
+    return local_datetime(
+        _dt.datetime(following.year, following.month, following.day),  # noqa: DTZ001
+        zone_name,
+        disambiguate="later",
+    )
+
+
+def _sort_key(when: When) -> pendulum.DateTime:
+    if isinstance(when, Timed):
+        return pendulum.instance(when.start).in_timezone("UTC")
+    assert isinstance(when, AllDay)  # noqa: S101 - When is Timed or AllDay
+    return pendulum.datetime(when.first.year, when.first.month, when.first.day, tz="UTC")
+

@@ -1,0 +1,170 @@
+"""The audit trail of a meeting in plain words: who did what, when."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pendulum
+
+from alliance_events.domain import deadlines as dl
+from alliance_events.domain import meetings as mt
+from alliance_events.domain.deadlines import DueAt, DueBy
+from alliance_events.events import Event
+from alliance_events.log.base import Recorded
+from alliance_events.projections.alliance import AllianceState
+from alliance_events.timing import AllDay, Timed, When
+
+__all__ = ["HistoryEntry", "describe", "describe_when", "history_entry"]
+
+
+@attrs.frozen(kw_only=True)
+class HistoryEntry:
+    """One line of a meeting's history."""
+
+    position: int
+    recorded_at: pendulum.DateTime
+    actor: str
+    type: str
+    text: str
+
+
+def _zone_label(value: _dt.datetime) -> str:
+    name = getattr(value.tzinfo, "key", None)
+    if isinstance(name, str):
+        return name
+    offset = value.strftime("%z")
+    return f"UTC{offset[:3]}:{offset[3:]}"
+
+
+def _moment(value: _dt.datetime) -> str:
+    return f"{value.strftime('%d %b %Y %H:%M')} {_zone_label(value)}"
+
+
+def describe_when(when: When) -> str:
+    """Say when something takes place, in its own zone."""
+    if isinstance(when, AllDay):
+        if when.first == when.last:
+            return f"all day on {when.first.strftime('%d %b %Y')}"
+        return f"all day {when.first.strftime('%d %b')} to {when.last.strftime('%d %b %Y')}"
+    assert isinstance(when, Timed)  # noqa: S101 - When is Timed or AllDay
+    if when.start.date() == when.end.date():
+        day_and_start = when.start.strftime("%d %b %Y %H:%M")
+        return f"{day_and_start}-{when.end.strftime('%H:%M')} {_zone_label(when.start)}"
+    return f"{_moment(when.start)} to {_moment(when.end)}"
+
+
+def _due(due: dl.Due) -> str:
+    if isinstance(due, DueBy):
+        return f"by {due.day.strftime('%d %b %Y')} ({due.zone})"
+    assert isinstance(due, DueAt)  # noqa: S101 - Due is DueAt or DueBy
+    return f"at {_moment(due.at)}"
+
+
+def _reason(reason: str) -> str:
+    return f" ({reason})" if reason else ""
+
+
+_Describer = Callable[[Any, AllianceState], str]
+_TEXTS: dict[type[Event], _Describer] = {
+    mt.MeetingScheduled: lambda e, _: (
+        f"{'tentatively ' if e.tentative else ''}scheduled {e.kind.value} {e.title!r}, "
+        f"{describe_when(e.when)}" + (f", at {e.location}" if e.location else "")
+    ),
+    mt.MeetingRescheduled: lambda e, _: f"moved it to {describe_when(e.when)}{_reason(e.reason)}",
+    mt.MeetingDetailsChanged: lambda e, _: "changed "
+    + ", ".join(
+        f"{name} to {getattr(e, name)!r}"
+        for name in ("title", "location", "online_url", "organiser", "description")
+        if getattr(e, name) is not None
+    ),
+    mt.MeetingConfirmed: lambda e, _: "confirmed it",
+    mt.MeetingCancelled: lambda e, _: f"cancelled it{_reason(e.reason)}",
+    mt.MeetingReinstated: lambda e, _: f"took back its cancellation{_reason(e.reason)}",
+    mt.LinkAttached: lambda e, _: f"attached the {e.link.kind.value} {e.link.url}",
+    mt.AttendanceRecorded: lambda e, s: "recorded as present: "
+    + ", ".join(
+        s.person_name(a.person_id) + (f" ({a.capacity})" if a.capacity else "")
+        for a in e.attendees
+    ),
+    mt.RegistrationOpened: lambda e, _: (
+        f"opened registration from {_moment(e.opens_at)} to {_moment(e.closes_at)}"
+        + (f", {e.capacity} seats" if e.capacity is not None else "")
+        + "".join(f", {q.limit} {q.role.value} per delegation" for q in e.quotas)
+        + (f", {e.funded_places} funded places" if e.funded_places is not None else "")
+    ),
+    mt.RegistrationClosed: lambda e, _: f"closed registration{_reason(e.reason)}",
+    mt.RegistrationReopened: lambda e, _: f"reopened registration until {_moment(e.closes_at)}",
+    mt.RegistrationWindowChanged: lambda e, _: (
+        f"moved the registration window to {_moment(e.opens_at)} - {_moment(e.closes_at)}"
+    ),
+    mt.CapacityChanged: lambda e, _: f"changed the capacity to {e.capacity}",
+    mt.QuotaChanged: lambda e, _: "changed the quotas to "
+    + (", ".join(f"{q.limit} {q.role.value}" for q in e.quotas) or "none"),
+    mt.DelegateNominated: lambda e, s: (
+        f"{s.organisation_name(e.organisation_id)} nominated {s.person_name(e.person_id)} "
+        f"as {e.role.value}" + (" (funding requested)" if e.funding_requested else "")
+        + (": over capacity, on the waiting list" if e.waitlisted else "")
+    ),
+    mt.NominationPromoted: lambda e, s: f"gave a seat to {_nominee(s, e)} from the waiting list",
+    mt.NominationWaitlisted: lambda e, s: f"moved {_nominee(s, e)} to the waiting list",
+    mt.NominationWithdrawn: lambda e, s: f"withdrew {_nominee(s, e)}{_reason(e.reason)}",
+    mt.NominationConfirmed: lambda e, s: (
+        f"confirmed {_nominee(s, e)}" + (", funded" if e.funded else "")
+    ),
+    mt.NominationDeclined: lambda e, s: f"declined {_nominee(s, e)}{_reason(e.reason)}",
+    mt.SpeakingRequested: lambda e, s: (
+        f"{s.organisation_name(e.organisation_id)} asked to speak on "
+        f"{e.day.strftime('%d %b %Y')}" + (f" on {e.topic!r}" if e.topic else "")
+    ),
+    dl.DeadlineSet: lambda e, _: f"set the deadline {e.title!r} {_due(e.due)}",
+    dl.DeadlineExtended: lambda e, s: (
+        f"extended the deadline {_deadline_title(s, e)} to {_due(e.due)}{_reason(e.reason)}"
+    ),
+    dl.DeadlineCancelled: lambda e, s: (
+        f"cancelled the deadline {_deadline_title(s, e)}{_reason(e.reason)}"
+    ),
+    dl.DeadlineReminderSent: lambda e, s: (
+        f"sent a reminder of the deadline {_deadline_title(s, e)} by {e.channel}"
+    ),
+}
+
+
+def _nominee(state: AllianceState, event: Any) -> str:
+    meeting = state.meetings.get(event.meeting_id)
+    nomination = None if meeting is None else meeting.nomination(event.nomination_id)
+    if nomination is None:
+        return f"nomination {event.nomination_id}"
+    return (
+        f"{state.person_name(nomination.person_id)} "
+        f"({state.organisation_name(nomination.organisation_id)}, {nomination.role.value})"
+    )
+
+
+def _deadline_title(state: AllianceState, event: Any) -> str:
+    for deadline in state.all_deadlines():
+        if deadline.deadline_id == event.deadline_id:
+            return repr(deadline.title)
+    return str(event.deadline_id)
+
+
+def describe(event: Event, state: AllianceState) -> str:
+    """Say what ``event`` means, naming people and organisations from ``state``."""
+    describer = _TEXTS.get(type(event))
+    if describer is None:
+        return type(event).__name__
+    return describer(event, state)
+
+
+def history_entry(record: Recorded, state: AllianceState) -> HistoryEntry:
+    """Make a history line of ``record`` (``state``: names to use)."""
+    actor = str(record.metadata.get("actor") or "someone")
+    return HistoryEntry(
+        position=record.position,
+        recorded_at=record.recorded_at,
+        actor=actor,
+        type=record.type,
+        text=describe(record.event, state),
+    )

@@ -90,7 +90,9 @@ def registration_table(view: RegistrationView) -> Table:
             status = delegate.status.value
             if delegate.waiting_position is not None:
                 status += f" #{delegate.waiting_position}"
-            funding = "funded" if delegate.funded else ("requested" if delegate.funding_requested else "")
+            funding = (
+                "funded" if delegate.funded else "requested" if delegate.funding_requested else ""
+            )
             table.add_row(
                 delegate.organisation, delegate.person, delegate.role.value, status, funding
             )
@@ -105,7 +107,7 @@ def summary_table(views: list[RegistrationView]) -> Table:
     for view in views:
         when = view.meeting.when
         first, last = when.first_day, when.last_day
-        days = first.isoformat() if first == last else f"{first.isoformat()} – {last.isoformat()}"
+        days = first.isoformat() if first == last else f"{first.isoformat()} to {last.isoformat()}"
         seats = str(view.seats_taken) + ("" if view.capacity is None else f"/{view.capacity}")
         deadlines = ", ".join(f"{d.title}: {d.status}" for d in view.deadlines)
         funded = "" if view.funded_places is None else f"{view.funded_used}/{view.funded_places}"
@@ -139,7 +141,8 @@ def demo(context: click.Context) -> None:
             if alliance.state.meetings[m.meeting_id].registration is not None
         ]
         console.print(summary_table(views))
-        console.print(registration_table(alliance.registration(recorded.meetings["firearms-dialogue"])))
+        dialogue = alliance.registration(recorded.meetings["firearms-dialogue"])
+        console.print(registration_table(dialogue))
         console.print("The rules refused, as they must:")
         for refusal in recorded.refusals:
             console.print(f"  · {refusal}")

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
+import pendulum
 import psycopg
 import pytest
 
@@ -33,11 +34,15 @@ def log(url: str) -> Iterator[PostgresLog]:
 
 
 def _hold_open_append(log: PostgresLog, stream: str, text: str) -> psycopg.Connection:
-    """Start an append in a transaction left open: it has taken a position, not committed."""
+    """Run the log's own append statement in a transaction left open: positions taken."""
     connection = psycopg.connect(postgres_dsn())
     connection.execute(
-        f'SELECT "{log.schema}".append_events(%s, 0, %s, %s, %s, %s, NULL, now())',
-        (stream, [uuid.uuid4()], ["test.Noted"], [1], [f'{{"text": "{text}"}}']),
+        log._sql_append["new"],
+        {
+            "stream": stream, "expected": 0, "count": 1, "ids": [uuid.uuid4()],
+            "types": ["test.Noted"], "schemas": [1], "data": [f'{{"text": "{text}"}}'],
+            "metadata": None, "recorded_at": pendulum.now("UTC"),
+        },
     )
     return connection
 
@@ -152,9 +157,9 @@ class TestMigration:
 
 class TestNotify:
     def test_an_append_notifies_listeners_after_commit(self, log: PostgresLog) -> None:
-        """LISTEN on the log's channel wakes when an append commits, with its last position."""
+        """LISTEN on the log's channel wakes when an append commits, naming the stream."""
         with psycopg.connect(postgres_dsn(), autocommit=True) as listener:
             listener.execute(f'LISTEN "{log.channel}"')
             log.append("a", [Noted(text="1"), Noted(text="2")], expected_version=0)
             notices = list(listener.notifies(timeout=5, stop_after=1))
-        assert [n.payload for n in notices] == ["2"]
+        assert [n.payload for n in notices] == ["a"]

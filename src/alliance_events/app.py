@@ -219,6 +219,22 @@ class Alliance:
 
     # -- running commands ----------------------------------------------------------------
 
+    def _new_id(
+        self, given: uuid.UUID | None, command_id: uuid.UUID | None, kind: str
+    ) -> uuid.UUID:
+        """Return ``given``, or the id of what the command creates.
+
+        With a ``command_id``, the new id derives from it: a command repeated with the same
+        ``command_id`` (after a time-out, say) then names the same meeting, nomination...
+        and finds itself recorded, instead of minting a second id and clashing with its own
+        event ids in another stream.
+        """
+        if given is not None:
+            return given
+        if command_id is not None:
+            return uuid.uuid5(command_id, kind)
+        return self.ids()
+
     def _command_fields(self, command_id: uuid.UUID | None, actor: str | None) -> dict[str, Any]:
         return {
             "command_id": self.ids() if command_id is None else command_id,
@@ -299,7 +315,7 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
         """Make an organisation known; return its id."""
-        organisation_id = self.ids() if organisation_id is None else organisation_id
+        organisation_id = self._new_id(organisation_id, command_id, "organisation")
         command = dr.RegisterOrganisation(
             organisation_id=organisation_id, name=name, acronym=acronym, member=member,
             **self._command_fields(command_id, actor),
@@ -325,7 +341,7 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
         """Make a person known (their name and e-mail are personal data); return the id."""
-        person_id = self.ids() if person_id is None else person_id
+        person_id = self._new_id(person_id, command_id, "person")
         command = dr.RegisterPerson(
             person_id=person_id, name=name, email=email, organisation_id=organisation,
             **self._command_fields(command_id, actor),
@@ -377,7 +393,9 @@ class Alliance:
         matches = [
             o.organisation_id
             for o in self.state.organisations.values()
-            if wanted in (o.name.casefold(), o.acronym.casefold(), str(o.organisation_id))
+            # An empty query must not match an organisation that has no acronym.
+            if wanted
+            and wanted in (o.name.casefold(), o.acronym.casefold(), str(o.organisation_id))
         ]
         if len(matches) != 1:
             raise UnknownReferenceError(
@@ -397,7 +415,8 @@ class Alliance:
         matches = [
             p.person_id
             for p in self.state.persons.values()
-            if wanted in (p.name.casefold(), p.email.casefold(), str(p.person_id))
+            # An empty query must not match a person who has no e-mail address.
+            if wanted and wanted in (p.name.casefold(), p.email.casefold(), str(p.person_id))
         ]
         if len(matches) != 1:
             raise UnknownReferenceError(
@@ -457,7 +476,7 @@ class Alliance:
         a fixed offset such as ``GMT+1``. A wall time in a summer-time gap or overlap is
         refused unless ``disambiguate`` says "earlier" or "later".
         """
-        meeting_id = self.ids() if meeting_id is None else meeting_id
+        meeting_id = self._new_id(meeting_id, command_id, "meeting")
         command = mt.ScheduleMeeting(
             meeting_id=meeting_id,
             title=title,
@@ -739,7 +758,7 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
         """Nominate a delegate; over capacity it goes on the waiting list. Return its id."""
-        nomination_id = self.ids() if nomination_id is None else nomination_id
+        nomination_id = self._new_id(nomination_id, command_id, "nomination")
         self._meeting_command(
             mt.NominateDelegate(
                 meeting_id=meeting,
@@ -817,7 +836,7 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
         """Record an organisation's request to speak on one day of the meeting."""
-        request_id = self.ids() if request_id is None else request_id
+        request_id = self._new_id(request_id, command_id, "speaking-request")
         self._meeting_command(
             mt.RequestSpeaking(
                 meeting_id=meeting, request_id=request_id, organisation_id=organisation,
@@ -860,7 +879,7 @@ class Alliance:
         ``reminders`` are durations before it: ``"P7D"``, ``timedelta(days=1)``, or a
         number of days.
         """
-        deadline_id = self.ids() if deadline_id is None else deadline_id
+        deadline_id = self._new_id(deadline_id, command_id, "deadline")
         if organisation is not None and organisation not in self.state.organisations:
             raise UnknownReferenceError(
                 "unknown-organisation", f"no organisation {organisation} is registered"

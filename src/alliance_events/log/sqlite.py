@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from alliance_events.clock import Clock, system_clock
-from alliance_events.codec import Codec
+from alliance_events.codec import Codec, uuid_from_int
 from alliance_events.errors import (
     ConcurrencyError,
     InvalidAppendError,
@@ -40,6 +40,7 @@ from alliance_events.log.base import (
     Recorded,
     check_retry,
     check_stream,
+    make_recorded,
     prepare_batch,
     recorded_time,
     to_micros,
@@ -198,17 +199,11 @@ class SQLiteLog:
             if self._any_stored(db, batch.event_ids):
                 return None
             raise InvalidAppendError(f"the log refused the batch: {error}") from error
+        metadata = batch.metadata
         return [
-            Recorded(
-                position=row[0],
-                stream=batch.stream,
-                version=row[2],
-                event_id=event.event_id,
-                type=row[4],
-                schema=row[5],
-                recorded_at=now,
-                metadata=dict(batch.metadata),
-                event=event,
+            make_recorded(
+                Recorded,
+                (row[0], row[1], row[2], event.event_id, row[4], row[5], now, metadata, event),
             )
             for row, event in zip(rows, batch.events, strict=True)
         ]
@@ -293,6 +288,6 @@ class SQLiteLog:
     def _decode(self, row: _Row) -> Recorded:
         position, stream, version, raw_id, type_name, schema, data, metadata, micros = row
         return self._decoder(
-            position, stream, version, uuid.UUID(bytes=raw_id), type_name, schema, data,
-            metadata, micros,
+            position, stream, version, uuid_from_int(int.from_bytes(raw_id)), type_name,
+            schema, data, metadata, micros,
         )

@@ -94,7 +94,42 @@ def _encode_datetime(value: _dt.datetime) -> str:
     return value.isoformat()
 
 
+class _Memo(dict[str, Any]):
+    """Decoded values of stored text, kept for the next time the same text is read.
+
+    Events repeat their values: every event of a meeting carries the meeting's id, and
+    its times and dates come back in reschedules and registrations. The values are
+    immutable (UUIDs, pendulum date-times and dates), so sharing them is safe. The memo
+    is bounded: when full it starts again (cheaper than an LRU, and as good for the
+    locality of a replay).
+    """
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int = 8192) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def remember(self, key: str, value: Any) -> Any:
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = value
+        return value
+
+
+_datetimes = _Memo()
+_dates = _Memo()
+_uuids = _Memo()
+
+
 def _decode_datetime(text: str, _: object = None) -> pendulum.DateTime:
+    known: pendulum.DateTime | None = _datetimes.get(text)
+    if known is None:
+        known = _datetimes.remember(text, _parse_datetime(text))
+    return known
+
+
+def _parse_datetime(text: str) -> pendulum.DateTime:
     bracket = text.find("[")
     if bracket < 0:
         parsed = _dt.datetime.fromisoformat(text)
@@ -122,8 +157,11 @@ def _decode_datetime(text: str, _: object = None) -> pendulum.DateTime:
 
 
 def _decode_date(text: str, _: object = None) -> pendulum.Date:
-    parsed = _dt.date.fromisoformat(text)
-    return pendulum.Date(parsed.year, parsed.month, parsed.day)
+    known: pendulum.Date | None = _dates.get(text)
+    if known is None:
+        parsed = _dt.date.fromisoformat(text)
+        known = _dates.remember(text, pendulum.Date(parsed.year, parsed.month, parsed.day))
+    return known
 
 
 def _decode_time(text: str, _: object = None) -> pendulum.Time:
@@ -224,11 +262,27 @@ def uuid_from_int(value: int) -> uuid.UUID:
 
 
 def _decode_uuid(value: str | uuid.UUID, _: object = None) -> uuid.UUID:
-    if type(value) is uuid.UUID:
+    if isinstance(value, uuid.UUID):
         return value
-    if type(value) is str and len(value) == 36 and value.count("-") == 4:  # noqa: PLR2004
-        return uuid_from_int(int(value.replace("-", ""), 16))
-    return uuid.UUID(value)  # type: ignore[arg-type]
+    known: uuid.UUID | None = _uuids.get(value)
+    if known is None:
+        if len(value) == 36 and value.count("-") == 4:  # noqa: PLR2004 - the canonical form
+            known = _uuids.remember(value, uuid_from_int(int(value.replace("-", ""), 16)))
+        else:
+            known = uuid.UUID(value)
+    return known
+
+
+def _enum_structure(cls: type[Enum]) -> Callable[[Any, Any], Enum]:
+    members = cls._value2member_map_
+
+    def structure(value: Any, _: object) -> Enum:
+        try:
+            return members[value]
+        except (KeyError, TypeError):
+            return cls(value)  # raises ValueError naming the value, or finds an alias
+
+    return structure
 
 
 def make_converter() -> cattrs.Converter:
@@ -249,6 +303,10 @@ def make_converter() -> cattrs.Converter:
             converter.register_unstructure_hook(cls, encode)
             converter.register_structure_hook(cls, decode)
     converter.register_unstructure_hook(float, _encode_float)
+    # A dict lookup instead of calling the enum class (its __call__ is slow Python).
+    converter.register_structure_hook_factory(
+        lambda cls: isinstance(cls, type) and issubclass(cls, Enum), _enum_structure
+    )
     converter.register_unstructure_hook(uuid.UUID, str)
     converter.register_structure_hook(uuid.UUID, _decode_uuid)
     return converter

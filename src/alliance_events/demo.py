@@ -8,9 +8,10 @@ The ids of everything, and of every command, derive from fixed names, so running
 demo twice on the same log records it once: the second run finds each command done.
 
     >>> from alliance_events import Alliance
-    >>> from alliance_events.demo import record_minutes
-    >>> with Alliance.open("memory:") as alliance:
-    ...     demo = record_minutes(alliance)
+    >>> from alliance_events.demo import DemoClock, record_minutes
+    >>> clock = DemoClock()
+    >>> with Alliance.open("memory:", clock=clock) as alliance:
+    ...     demo = record_minutes(alliance, clock=clock)
     ...     view = alliance.registration(demo.meetings["firearms-dialogue"])
     ...     view.seats_taken, len(view.waiting_list)
     (9, 1)

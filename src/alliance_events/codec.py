@@ -273,6 +273,10 @@ def _decode_uuid(value: str | uuid.UUID, _: object = None) -> uuid.UUID:
     return known
 
 
+def _as_is(value: Any, _: object) -> Any:
+    return value
+
+
 def _enum_structure(cls: type[Enum]) -> Callable[[Any, Any], Enum]:
     members = cls._value2member_map_
 
@@ -382,7 +386,10 @@ class Codec:
 
     def _decoder_for(self, type_name: str) -> _Decoder:
         cls = self.registry.class_for(type_name)
-        structure = make_dict_structure_fn(cls, self._converter)
+        # The event id comes from the envelope as a UUID already: take it as it is.
+        structure = make_dict_structure_fn(
+            cls, self._converter, event_id=override(struct_hook=_as_is)
+        )
         self._decoders[type_name] = (cls, self.registry.type_of(cls)[1], structure)
         return self._decoders[type_name]
 

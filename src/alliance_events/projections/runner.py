@@ -9,7 +9,9 @@ know on 1 April?" is the same fold on a fresh state, stopped at a position or a 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, Protocol, TypeVar
 
 from alliance_events.log.base import EventLog, Recorded
@@ -29,6 +31,23 @@ class Projection(Protocol[S]):
     def apply(self, state: S, record: Recorded) -> S:
         """Return the state after ``record`` (it may update ``state`` in place)."""
         ...
+
+
+@contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a fold runs.
+
+    A fold allocates millions of small immutable objects that form no cycles; the
+    collector would rescan the growing state again and again for nothing (measured: a
+    quarter of a rebuild's time). Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def fold(
@@ -58,13 +77,14 @@ def fold(
     if limit == 0:
         return state, 0
     apply = projection.apply
-    for record in log.read_all(limit=limit):
-        if time is not None and record.recorded_at > time:
-            break
-        state = apply(state, record)
-        last = record.position
-        if progress is not None and last % 10_000 == 0:
-            progress(last)
+    with _without_cyclic_gc():
+        for record in log.read_all(limit=limit):
+            if time is not None and record.recorded_at > time:
+                break
+            state = apply(state, record)
+            last = record.position
+            if progress is not None and last % 10_000 == 0:
+                progress(last)
     return state, last
 
 
@@ -82,13 +102,19 @@ class ProjectionRunner(Generic[S]):
         apply = self.projection.apply
         state = self.state
         count = 0
-        for record in self.log.read_all(after=self.checkpoint):
-            state = apply(state, record)
-            self.checkpoint = record.position
-            count += 1
-            if progress is not None and count % 10_000 == 0:
-                progress(record.position)
-        self.state = state
+        checkpoint = self.checkpoint
+        try:
+            with _without_cyclic_gc():
+                for record in self.log.read_all(after=checkpoint):
+                    state = apply(state, record)
+                    checkpoint = record.position
+                    count += 1
+                    if progress is not None and count % 10_000 == 0:
+                        progress(checkpoint)
+        finally:
+            # What was applied stays applied, with its checkpoint, even if a later
+            # record cannot be read: the next catch-up resumes after the last good one.
+            self.state, self.checkpoint = state, checkpoint
         return count
 
     def as_of(self, *, position: int | None = None, time: _dt.datetime | None = None) -> S:

@@ -10,6 +10,7 @@ import attrs
 import pendulum
 
 from alliance_events.domain import deadlines as dl
+from alliance_events.domain import directory as dr
 from alliance_events.domain import meetings as mt
 from alliance_events.domain.deadlines import DueAt, DueBy
 from alliance_events.events import Event
@@ -121,7 +122,7 @@ _TEXTS: dict[type[Event], _Describer] = {
     ),
     dl.DeadlineSet: lambda e, _: f"set the deadline {e.title!r} {_due(e.due)}",
     dl.DeadlineExtended: lambda e, s: (
-        f"extended the deadline {_deadline_title(s, e)} to {_due(e.due)}{_reason(e.reason)}"
+        f"extended the deadline {_deadline_title(s, e)}: now due {_due(e.due)}{_reason(e.reason)}"
     ),
     dl.DeadlineCancelled: lambda e, s: (
         f"cancelled the deadline {_deadline_title(s, e)}{_reason(e.reason)}"
@@ -129,7 +130,28 @@ _TEXTS: dict[type[Event], _Describer] = {
     dl.DeadlineReminderSent: lambda e, s: (
         f"sent a reminder of the deadline {_deadline_title(s, e)} by {e.channel}"
     ),
+    # The directory's events: their changed fields are named, their personal values not.
+    dr.OrganisationRegistered: lambda e, _: (
+        f"registered the {'member ' if e.member else ''}organisation {e.name!r}"
+        + (f" ({e.acronym})" if e.acronym else "")
+    ),
+    dr.PersonRegistered: lambda e, s: f"registered {s.person_name(e.person_id)}"
+    + (f" of {s.organisation_name(e.organisation_id)}" if e.organisation_id else ""),
+    dr.PersonDetailsChanged: lambda e, s: (
+        f"changed the {_changed_fields(e)} of {s.person_name(e.person_id)}"
+    ),
+    dr.OfficerAppointed: lambda e, s: (
+        f"appointed {s.person_name(e.person_id)} {e.role.value} of {e.body} from "
+        f"{e.since.strftime('%d %b %Y')}"
+        + (f", replacing {s.person_name(e.replaces)}" if e.replaces is not None else "")
+    ),
 }
+
+
+def _changed_fields(event: dr.PersonDetailsChanged) -> str:
+    labels = {"name": "name", "email": "e-mail", "organisation_id": "organisation"}
+    changed = [label for name, label in labels.items() if getattr(event, name) is not None]
+    return " and ".join(changed) or "details"
 
 
 def _nominee(state: AllianceState, event: Any) -> str:

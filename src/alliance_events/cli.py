@@ -32,7 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _console() -> Console:
     # No markup: titles and names are users' text, and "[rule: quota]" is not a style.
-    return Console(highlight=False, markup=False)
+    return Console(highlight=False, markup=False, soft_wrap=True)
 
 
 def refusals_exit(function: F) -> F:

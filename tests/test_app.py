@@ -512,10 +512,14 @@ class TestDeadlines:
         alliance = world.alliance
         alliance.set_deadline(title="everyone", due="2023-04-10")
         alliance.set_deadline(title="CGR only", due="2023-04-11", organisation=world.cgr)
+        alliance.set_deadline(title="secretariat only", due="2023-04-12", public=False)
         assert [v.title for v in alliance.deadlines(organisation=world.cgr)] == [
             "everyone", "CGR only"
         ]
         assert [v.title for v in alliance.deadlines(organisation=world.dath)] == ["everyone"]
+        assert [v.title for v in alliance.deadlines()] == [
+            "everyone", "CGR only", "secretariat only"
+        ]
 
 
 # -- refusals ------------------------------------------------------------------------------------
@@ -942,7 +946,10 @@ class TestAsOf:
         assert alliance.meetings(as_of="2023-04-01")[0].status is MeetingStatus.CONFIRMED
         assert alliance.meetings()[0].status is MeetingStatus.CANCELLED
         assert alliance.deadlines(as_of="2023-04-01")[0].extensions == 0
-        assert alliance.deadlines()[0].extensions == 1
+        # The meeting is cancelled now, and so, as shown, is its deadline.
+        assert alliance.deadlines() == []
+        [now] = alliance.deadlines(include_cancelled=True)
+        assert (now.extensions, now.status) == (1, "cancelled")
 
 
 class TestBackends:

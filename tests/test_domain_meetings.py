@@ -501,6 +501,28 @@ class TestCancelAndReinstate:
         assert stream.state.status is MeetingStatus.CONFIRMED
         assert stream.state.sequence == 2
 
+    def test_reinstating_a_tentative_meeting_makes_it_tentative_again(self) -> None:
+        """Taking back a mistaken cancellation restores the status it had, not 'confirmed'."""
+        stream = scheduled(tentative=True)
+        stream.do(CancelMeeting)
+        stream.do(ReinstateMeeting, reason="cancelled by mistake")
+        assert stream.state.status is MeetingStatus.TENTATIVE
+        stream.do(ConfirmMeeting)  # and it can still be confirmed
+        assert stream.state.status is MeetingStatus.CONFIRMED
+
+    def test_a_cancelled_meetings_deadline_can_be_cancelled(self) -> None:
+        """Cancelling the deadline of a cancelled meeting is accepted (a correction)."""
+        stream = scheduled()
+        deadline_id = uuid.UUID(int=0xD1)
+        stream.do(SetDeadline, deadline_id=deadline_id, title="names", meeting_id=MEETING,
+                  due=DueBy(day=pendulum.Date(2023, 5, 1)), kind=DeadlineKind.NAMES)
+        stream.do(CancelMeeting)
+        stream.do(CancelDeadline, deadline_id=deadline_id)
+        deadline = stream.state.deadline(deadline_id)
+        assert deadline is not None and deadline.cancelled
+        stream.refuse("meeting-cancelled", ExtendDeadline, deadline_id=deadline_id,
+                      due=DueBy(day=pendulum.Date(2023, 5, 3)))
+
     def test_reinstate_only_a_cancelled_meeting(self) -> None:
         """Reinstating a meeting that is not cancelled is refused (not-cancelled)."""
         scheduled().refuse("not-cancelled", ReinstateMeeting, reason="why not")
@@ -793,6 +815,16 @@ class TestCloseAndReopen:
         assert registration is not None
         assert registration.closes_at == later
         assert registration.is_open(at("2023-05-02 12:00"))
+
+    def test_reopen_a_registration_whose_window_ran_out(self) -> None:
+        """A window that simply ended can be reopened too: it shows as closed."""
+        stream = registering()
+        later = at("2023-05-10 00:00")
+        events = stream.do(ReopenRegistration, closes_at=later, at=at("2023-05-03 09:00"))
+        assert [type(e) for e in events] == [RegistrationReopened]
+        registration = stream.state.registration
+        assert registration is not None
+        assert registration.status(at("2023-05-04 09:00")) == "open"
 
     def test_reopen_only_a_closed_registration(self) -> None:
         """Reopening an open registration is refused (registration-open)."""

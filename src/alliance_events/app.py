@@ -270,6 +270,24 @@ class Alliance:
                 continue
         raise ConcurrencyError(stream, len(records), self.log.stream_version(stream))
 
+    def _refs(self, command: Command, meeting_id: uuid.UUID) -> mt.Refs:
+        """Look up what a meeting command refers to, as of now (each attempt anew)."""
+        state = self.state
+        parent = None
+        if isinstance(command, mt.ScheduleMeeting):
+            # A new meeting: its lineage is its parent's (the parent's own state is
+            # checked by the domain).
+            parent = None if command.parent_id is None else state.meeting(command.parent_id)
+            lineage = [] if parent is None else state.ancestors(parent.meeting_id)  # type: ignore[arg-type]
+        else:
+            lineage = state.ancestors(meeting_id)
+        return mt.Refs(
+            parent=parent,
+            ancestor_cancelled=any(m.cancelled for m in lineage),
+            organisations=state.organisations,
+            persons=state.persons,
+        )
+
     def _meeting_command(
         self, command: Command, meeting_id: uuid.UUID | None = None
     ) -> list[Recorded]:
@@ -277,28 +295,12 @@ class Alliance:
         if meeting_id is None:
             meeting_id = command.meeting_id  # type: ignore[attr-defined]
         assert meeting_id is not None  # noqa: S101 - every meeting command names its meeting
-        state = self.state
-        if isinstance(command, mt.ScheduleMeeting):
-            parent = None if command.parent_id is None else state.meeting(command.parent_id)
-            lineage = [] if command.parent_id is None else state.ancestors(command.parent_id)
-            refs = mt.Refs(
-                parent=parent,
-                ancestor_cancelled=any(m.cancelled for m in lineage),
-                organisations=state.organisations,
-                persons=state.persons,
-            )
-        else:
-            refs = mt.Refs(
-                ancestor_cancelled=any(m.cancelled for m in state.ancestors(meeting_id)),
-                organisations=state.organisations,
-                persons=state.persons,
-            )
 
         def decide(records: list[Recorded]) -> list[Event]:
             meeting = mt.MeetingState()
             for record in records:
                 meeting = mt.evolve(meeting, record.event)
-            return mt.decide(meeting, command, refs)
+            return mt.decide(meeting, command, self._refs(command, meeting_id))
 
         return self._execute(mt.meeting_stream(meeting_id), command, decide)
 
@@ -1018,12 +1020,21 @@ class Alliance:
         """Return deadlines by due time, with their status at that moment."""
         state, at = self.state_as_of(as_of)
         views = [
-            deadline_view(d, at)
+            deadline_view(
+                d,
+                at,
+                meeting_cancelled=d.meeting_id is not None
+                and d.meeting_id in state.meetings
+                and state.effective_status(d.meeting_id) is MeetingStatus.CANCELLED,
+            )
             for d in state.all_deadlines()
-            if (organisation is None or d.organisation_id in (None, organisation))
+            # An organisation sees its own deadlines and the public ones.
+            if (organisation is None or d.organisation_id == organisation
+                or (d.organisation_id is None and d.public))
             and (meeting is None or d.meeting_id == meeting)
-            and (include_cancelled or not d.cancelled)
         ]
+        if not include_cancelled:
+            views = [v for v in views if v.status != "cancelled"]
         return sorted(views, key=lambda v: (v.due, v.title))
 
     def history(self, meeting_id: uuid.UUID) -> list[HistoryEntry]:

@@ -446,6 +446,10 @@ class MeetingState:
     nominations: tuple[Nomination, ...] = ()
     speaking: tuple[SpeakingRequest, ...] = ()
     deadlines: tuple[Deadline, ...] = ()
+    # Where each nomination stands in ``nominations`` (derived, kept for speed), and the
+    # status the meeting had before it was cancelled (a reinstatement restores it).
+    nomination_index: Mapping[uuid.UUID, int] = attrs.field(factory=dict, repr=False)
+    cancelled_from: MeetingStatus | None = None
 
     @property
     def exists(self) -> bool:
@@ -459,10 +463,8 @@ class MeetingState:
 
     def nomination(self, nomination_id: uuid.UUID) -> Nomination | None:
         """Return the nomination with that id, if any."""
-        for nomination in self.nominations:
-            if nomination.nomination_id == nomination_id:
-                return nomination
-        return None
+        index = self.nomination_index.get(nomination_id)
+        return None if index is None else self.nominations[index]
 
     def deadline(self, deadline_id: uuid.UUID) -> Deadline | None:
         """Return the meeting's deadline with that id, if any."""
@@ -588,8 +590,26 @@ def _status(status: MeetingStatus) -> _Evolver:
 
 
 _EVOLVERS[MeetingConfirmed] = _status(MeetingStatus.CONFIRMED)
-_EVOLVERS[MeetingCancelled] = _status(MeetingStatus.CANCELLED)
-_EVOLVERS[MeetingReinstated] = _status(MeetingStatus.CONFIRMED)
+
+
+@_evolves(MeetingCancelled)
+def _cancelled(state: MeetingState, _: MeetingCancelled) -> MeetingState:
+    return attrs.evolve(
+        state,
+        status=MeetingStatus.CANCELLED,
+        cancelled_from=state.status,
+        sequence=state.sequence + 1,
+    )
+
+
+@_evolves(MeetingReinstated)
+def _reinstated(state: MeetingState, _: MeetingReinstated) -> MeetingState:
+    return attrs.evolve(
+        state,
+        status=state.cancelled_from or MeetingStatus.CONFIRMED,
+        cancelled_from=None,
+        sequence=state.sequence + 1,
+    )
 
 
 @_evolves(LinkAttached)
@@ -657,15 +677,22 @@ def _nominated(state: MeetingState, event: DelegateNominated) -> MeetingState:
         funding_requested=event.funding_requested,
         status=NominationStatus.WAITLISTED if event.waitlisted else NominationStatus.NOMINATED,
     )
-    return attrs.evolve(state, nominations=(*state.nominations, nomination))
+    return attrs.evolve(
+        state,
+        nominations=(*state.nominations, nomination),
+        nomination_index={**state.nomination_index, event.nomination_id: len(state.nominations)},
+    )
 
 
 def _nomination(state: MeetingState, nomination_id: uuid.UUID, **changes: Any) -> MeetingState:
-    nominations = tuple(
-        attrs.evolve(n, **changes) if n.nomination_id == nomination_id else n
-        for n in state.nominations
+    index = state.nomination_index.get(nomination_id)
+    if index is None:
+        return state
+    nominations = state.nominations
+    changed = attrs.evolve(nominations[index], **changes)
+    return attrs.evolve(
+        state, nominations=(*nominations[:index], changed, *nominations[index + 1 :])
     )
-    return attrs.evolve(state, nominations=nominations)
 
 
 def _nomination_status(status: NominationStatus, **extra: Any) -> _Evolver:
@@ -909,7 +936,9 @@ _Decider = Callable[[MeetingState, Any, Refs, Iterator[uuid.UUID]], list[Event]]
 _DECIDERS: dict[type[Command], _Decider] = {}
 
 #: Commands accepted on a cancelled meeting: documented corrections only.
-_ALLOWED_WHEN_CANCELLED = (AttachLink, RecordAttendance, ReinstateMeeting, ChangeMeetingDetails)
+_ALLOWED_WHEN_CANCELLED = (
+    AttachLink, RecordAttendance, ReinstateMeeting, ChangeMeetingDetails, CancelDeadline
+)
 
 
 def _decides(command_class: type[Command]) -> Callable[[_Decider], _Decider]:
@@ -944,7 +973,8 @@ def decide(state: MeetingState, command: Command, refs: Refs | None = None) -> l
             "meeting-cancelled",
             f"meeting {state.title!r} is cancelled"
             + ("" if state.cancelled else " (with the meeting it is part of)")
-            + ": only links, attendance and corrections of its description are accepted",
+            + ": only links, attendance, corrections of its description and cancelling its "
+            "deadlines are accepted",
         )
     if isinstance(command, (SetDeadline, ExtendDeadline, CancelDeadline, RecordReminderSent)):
         return _deadline(state, command)
@@ -1237,8 +1267,12 @@ def _reopen(
     state: MeetingState, command: ReopenRegistration, _: Refs, ids: Iterator[uuid.UUID]
 ) -> list[Event]:
     registration = _registration_of(state)
-    require(registration.closed, "registration-open",
-            f"registration for {state.title!r} was not closed")
+    require(
+        registration.closed or command.at >= registration.closes_at,
+        "registration-open",
+        f"registration for {state.title!r} is open until {registration.closes_at.isoformat()}:"
+        " change its window instead",
+    )
     _check_window(registration.opens_at, command.closes_at)
     require(
         command.closes_at > command.at,

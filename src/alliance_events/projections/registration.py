@@ -111,11 +111,17 @@ class RegistrationView:
     speaking: tuple[tuple[str, pendulum.Date, str], ...]  # (organisation, day, topic)
 
 
-def deadline_view(deadline: Deadline, at: _dt.datetime) -> DeadlineView:
-    """Describe ``deadline`` as it stands at ``at``."""
+def deadline_view(
+    deadline: Deadline, at: _dt.datetime, *, meeting_cancelled: bool = False
+) -> DeadlineView:
+    """Describe ``deadline`` as it stands at ``at``.
+
+    The deadline of a cancelled meeting (or of one in a cancelled meeting) shows as
+    cancelled: nothing is due for a meeting that will not take place.
+    """
     due = due_instant(deadline.due)
     reminders = tuple(deadline.reminder_times())
-    if deadline.cancelled:
+    if deadline.cancelled or meeting_cancelled:
         status = "cancelled"
     elif at >= due:
         status = "overdue"
@@ -185,8 +191,9 @@ def registration_view(
         order.setdefault(delegate.organisation_id, []).append(delegate)
     registration = meeting.registration
     moment = pendulum.instance(at)
+    view = meeting_view(state, meeting)
     return RegistrationView(
-        meeting=meeting_view(state, meeting),
+        meeting=view,
         at=moment,
         window="none" if registration is None else registration.status(at),
         opens_at=None if registration is None else registration.opens_at,
@@ -209,7 +216,10 @@ def registration_view(
             for organisation_id, members in order.items()
         ),
         waiting_list=tuple(d for d in delegates if d.waiting_position is not None),
-        deadlines=tuple(deadline_view(d, at) for d in meeting.deadlines),
+        deadlines=tuple(
+            deadline_view(d, at, meeting_cancelled=view.status is MeetingStatus.CANCELLED)
+            for d in meeting.deadlines
+        ),
         speaking=tuple(
             (state.organisation_name(r.organisation_id), r.day, r.topic) for r in meeting.speaking
         ),

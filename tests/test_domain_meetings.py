@@ -1560,3 +1560,26 @@ class TestErrors:
         assert "2023-05-05T09:00:00+02:00" in str(error)
         assert "2023-05-05T18:00:00+02:00" in str(error)
 
+
+
+class TestReplace:
+    def test_replace_equals_attrs_evolve(self) -> None:
+        """The fast copy gives exactly what attrs.evolve gives, for every field changed."""
+        from alliance_events.domain.common import replace
+
+        stream = registering(capacity=3)
+        state = stream.state
+        for field in attrs.fields(MeetingState):
+            value = getattr(state, field.name)
+            assert replace(state, **{field.name: value}) == attrs.evolve(
+                state, **{field.name: value}
+            )
+        assert replace(state, title="x") == attrs.evolve(state, title="x")
+        assert replace(state) == state and replace(state) is not state
+
+    def test_replace_refuses_unknown_fields(self) -> None:
+        """A field the class does not have is a TypeError, as with attrs.evolve."""
+        from alliance_events.domain.common import replace
+
+        with pytest.raises(TypeError, match="no field 'nope'"):
+            replace(MeetingState(), nope=1)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import attrs
 import pendulum
@@ -26,6 +27,7 @@ __all__ = [
     "OfficerRole",
     "Role",
     "event_ids",
+    "replace",
     "require",
     "require_text",
 ]
@@ -53,6 +55,50 @@ def event_ids(command: Command) -> Iterator[uuid.UUID]:
     while True:
         yield uuid.uuid5(command.command_id, str(index))
         index += 1
+
+
+T = TypeVar("T")
+_REPLACERS: dict[type, Callable[..., Any]] = {}
+
+
+def replace(instance: T, /, **changes: Any) -> T:
+    """Return a copy of a frozen attrs ``instance`` with ``changes``: ``attrs.evolve``, faster.
+
+    ``evolve`` reads every field by name and calls ``__init__`` with keywords; a replay
+    does that once or twice per event, and it was the largest part of a projection's own
+    cost. This copies the slots with generated straight-line code instead (the classes
+    it serves have no validators, converters or post-init hooks: it refuses others).
+    """
+    cls = type(instance)
+    replacer = _REPLACERS.get(cls)
+    if replacer is None:
+        replacer = _REPLACERS[cls] = _make_replacer(cls)
+    return replacer(instance, changes)  # type: ignore[no-any-return]
+
+
+def _make_replacer(cls: type) -> Callable[..., Any]:
+    fields = attrs.fields(cls)
+    if any(f.validator or f.converter for f in fields) or hasattr(cls, "__attrs_post_init__"):
+        raise TypeError(f"replace() cannot copy {cls.__name__}: use attrs.evolve")
+    names = [f.name for f in fields]
+    lines = [
+        "def replace(instance, changes):",
+        "    new = new_object(cls)",
+        *(f"    set_attribute(new, {name!r}, instance.{name})" for name in names),
+        "    for name, value in changes.items():",
+        "        if name not in names:",
+        "            raise TypeError(f'{cls.__name__} has no field {name!r}')",
+        "        set_attribute(new, name, value)",
+        "    return new",
+    ]
+    namespace: dict[str, Any] = {
+        "new_object": object.__new__,
+        "set_attribute": object.__setattr__,
+        "cls": cls,
+        "names": frozenset(names),
+    }
+    exec("\n".join(lines), namespace)  # noqa: S102 - generated from the class's own fields
+    return namespace["replace"]  # type: ignore[no-any-return]
 
 
 def require(condition: bool, rule: str, message: str) -> None:  # noqa: FBT001

@@ -30,6 +30,7 @@ from alliance_events.domain.common import (
     NominationStatus,
     Role,
     event_ids,
+    replace,
     require,
     require_text,
 )
@@ -551,7 +552,7 @@ def evolve(state: MeetingState, event: Event) -> MeetingState:
 
 @_evolves(MeetingScheduled)
 def _scheduled(state: MeetingState, event: MeetingScheduled) -> MeetingState:
-    return attrs.evolve(
+    return replace(
         state,
         meeting_id=event.meeting_id,
         title=event.title,
@@ -568,7 +569,7 @@ def _scheduled(state: MeetingState, event: MeetingScheduled) -> MeetingState:
 
 @_evolves(MeetingRescheduled)
 def _rescheduled(state: MeetingState, event: MeetingRescheduled) -> MeetingState:
-    return attrs.evolve(state, when=event.when, sequence=state.sequence + 1)
+    return replace(state, when=event.when, sequence=state.sequence + 1)
 
 
 @_evolves(MeetingDetailsChanged)
@@ -579,12 +580,12 @@ def _details(state: MeetingState, event: MeetingDetailsChanged) -> MeetingState:
         if getattr(event, name) is not None
     }
     significant = event.location is not None and event.location != state.location
-    return attrs.evolve(state, sequence=state.sequence + significant, **changes)
+    return replace(state, sequence=state.sequence + significant, **changes)
 
 
 def _status(status: MeetingStatus) -> _Evolver:
     def change(state: MeetingState, _: Event) -> MeetingState:
-        return attrs.evolve(state, status=status, sequence=state.sequence + 1)
+        return replace(state, status=status, sequence=state.sequence + 1)
 
     return change
 
@@ -594,7 +595,7 @@ _EVOLVERS[MeetingConfirmed] = _status(MeetingStatus.CONFIRMED)
 
 @_evolves(MeetingCancelled)
 def _cancelled(state: MeetingState, _: MeetingCancelled) -> MeetingState:
-    return attrs.evolve(
+    return replace(
         state,
         status=MeetingStatus.CANCELLED,
         cancelled_from=state.status,
@@ -604,7 +605,7 @@ def _cancelled(state: MeetingState, _: MeetingCancelled) -> MeetingState:
 
 @_evolves(MeetingReinstated)
 def _reinstated(state: MeetingState, _: MeetingReinstated) -> MeetingState:
-    return attrs.evolve(
+    return replace(
         state,
         status=state.cancelled_from or MeetingStatus.CONFIRMED,
         cancelled_from=None,
@@ -614,12 +615,12 @@ def _reinstated(state: MeetingState, _: MeetingReinstated) -> MeetingState:
 
 @_evolves(LinkAttached)
 def _link(state: MeetingState, event: LinkAttached) -> MeetingState:
-    return attrs.evolve(state, links=(*state.links, event.link))
+    return replace(state, links=(*state.links, event.link))
 
 
 @_evolves(AttendanceRecorded)
 def _attendance(state: MeetingState, event: AttendanceRecorded) -> MeetingState:
-    return attrs.evolve(state, attendance=event.attendees)
+    return replace(state, attendance=event.attendees)
 
 
 @_evolves(RegistrationOpened)
@@ -633,13 +634,13 @@ def _opened(state: MeetingState, event: RegistrationOpened) -> MeetingState:
         funded_per_delegation=event.funded_per_delegation,
         funded_roles=event.funded_roles,
     )
-    return attrs.evolve(state, registration=registration)
+    return replace(state, registration=registration)
 
 
 def _registration(state: MeetingState, **changes: Any) -> MeetingState:
     if state.registration is None:
         return state
-    return attrs.evolve(state, registration=attrs.evolve(state.registration, **changes))
+    return replace(state, registration=replace(state.registration, **changes))
 
 
 @_evolves(RegistrationClosed)
@@ -677,7 +678,7 @@ def _nominated(state: MeetingState, event: DelegateNominated) -> MeetingState:
         funding_requested=event.funding_requested,
         status=NominationStatus.WAITLISTED if event.waitlisted else NominationStatus.NOMINATED,
     )
-    return attrs.evolve(
+    return replace(
         state,
         nominations=(*state.nominations, nomination),
         nomination_index={**state.nomination_index, event.nomination_id: len(state.nominations)},
@@ -689,8 +690,8 @@ def _nomination(state: MeetingState, nomination_id: uuid.UUID, **changes: Any) -
     if index is None:
         return state
     nominations = state.nominations
-    changed = attrs.evolve(nominations[index], **changes)
-    return attrs.evolve(
+    changed = replace(nominations[index], **changes)
+    return replace(
         state, nominations=(*nominations[:index], changed, *nominations[index + 1 :])
     )
 
@@ -724,19 +725,19 @@ def _speaking(state: MeetingState, event: SpeakingRequested) -> MeetingState:
         topic=event.topic,
         person_id=event.person_id,
     )
-    return attrs.evolve(state, speaking=(*state.speaking, request))
+    return replace(state, speaking=(*state.speaking, request))
 
 
 def _deadline_event(state: MeetingState, event: Any) -> MeetingState:
     if isinstance(event, DeadlineSet):
         deadline = evolve_deadline(None, event)
         assert deadline is not None  # noqa: S101 - DeadlineSet always makes one
-        return attrs.evolve(state, deadlines=(*state.deadlines, deadline))
+        return replace(state, deadlines=(*state.deadlines, deadline))
     deadlines = tuple(
         (evolve_deadline(d, event) or d) if d.deadline_id == event.deadline_id else d
         for d in state.deadlines
     )
-    return attrs.evolve(state, deadlines=deadlines)
+    return replace(state, deadlines=deadlines)
 
 
 for _class in (DeadlineSet, DeadlineExtended, DeadlineCancelled, DeadlineReminderSent):

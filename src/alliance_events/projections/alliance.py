@@ -11,7 +11,7 @@ events as on a log of ten million.
 from __future__ import annotations
 
 import uuid
-from typing import Final
+from typing import Final, NamedTuple
 
 import attrs
 import pendulum
@@ -30,8 +30,7 @@ _EMPTY_MEETING: Final = MeetingState()
 _STREAM_CACHE: Final = 1_000_000  # parsed stream names kept (bounded memory)
 
 
-@attrs.frozen
-class Touched:
+class Touched(NamedTuple):
     """When an item (meeting or deadline) was first and last changed, from the log."""
 
     created: pendulum.DateTime

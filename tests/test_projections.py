@@ -476,6 +476,9 @@ def _samples() -> dict[type[Event], Event]:
         dr.PersonDetailsChanged(event_id=e(), person_id=p, email="f@example.org"),
         dr.OfficerAppointed(event_id=e(), body="vngoc", role=OfficerRole.CHAIR, person_id=p,
                             since=pendulum.date(2023, 3, 17), replaces=None),
+        dr.FeedTokenIssued(event_id=e(), organisation_id=o, token_id=e(), token_hash="0" * 64,
+                           label="secretary's phone"),
+        dr.FeedTokenRevoked(event_id=e(), organisation_id=o, token_id=e(), reason="lost"),
     ]
     return {type(sample): sample for sample in samples}
 
@@ -526,6 +529,8 @@ class TestHistory:
                                         "Aid' (RUAN)"),
             (dr.PersonRegistered, "registered Femi Adeyemi of RUAN"),
             (dr.PersonDetailsChanged, "changed the e-mail of Femi Adeyemi"),
+            (dr.FeedTokenIssued, "issued a private feed address to RUAN (secretary's phone)"),
+            (dr.FeedTokenRevoked, "revoked a private feed address of RUAN (lost)"),
         ],
     )
     def test_wording(self, cls: type[Event], words: str) -> None:

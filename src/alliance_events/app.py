@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import hashlib
+import hmac
+import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -83,7 +86,7 @@ from alliance_events.timing import (
     zone,
 )
 
-__all__ = ["Alliance", "AsOf"]
+__all__ = ["Alliance", "AsOf", "token_hash"]
 
 AsOf = int | _dt.datetime | str | None
 """A past moment to look from: a log position (int), a time, or ISO text; None: now."""
@@ -318,19 +321,75 @@ class Alliance:
     ) -> uuid.UUID:
         """Make an organisation known; return its id."""
         organisation_id = self._new_id(organisation_id, command_id, "organisation")
-        command = dr.RegisterOrganisation(
-            organisation_id=organisation_id, name=name, acronym=acronym, member=member,
-            **self._command_fields(command_id, actor),
+        self._organisation_command(
+            dr.RegisterOrganisation(
+                organisation_id=organisation_id, name=name, acronym=acronym, member=member,
+                **self._command_fields(command_id, actor),
+            )
         )
+        return organisation_id
+
+    def issue_feed_token(
+        self,
+        organisation: uuid.UUID,
+        *,
+        label: str = "",
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> tuple[uuid.UUID, str]:
+        """Give an organisation a private feed address; return ``(token id, token)``.
+
+        The token (256 random bits, URL-safe) is shown this once: the log keeps only its
+        SHA-256, so a copy of the database opens no feed. Revoke it with
+        :meth:`revoke_feed_token`; issue another to rotate it.
+        """
+        token = secrets.token_urlsafe(32)
+        token_id = self._new_id(None, command_id, "feed-token")
+        command = dr.IssueFeedToken(
+            organisation_id=organisation, token_id=token_id, token_hash=token_hash(token),
+            label=label, **self._command_fields(command_id, actor),
+        )
+        self._organisation_command(command)
+        return token_id, token
+
+    def revoke_feed_token(
+        self,
+        organisation: uuid.UUID,
+        token_id: uuid.UUID,
+        *,
+        reason: str = "",
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+    ) -> None:
+        """Stop a private feed address from working."""
+        self._organisation_command(
+            dr.RevokeFeedToken(organisation_id=organisation, token_id=token_id, reason=reason,
+                               **self._command_fields(command_id, actor))
+        )
+
+    def organisation_for_token(self, token: str) -> uuid.UUID | None:
+        """Return the organisation a live feed token opens, or None (wrong or revoked).
+
+        The token is hashed and the stored hash compared in constant time.
+        """
+        wanted = token_hash(token)
+        found = self.state.feed_tokens.get(wanted)
+        if found is None:
+            hmac.compare_digest(wanted, wanted)  # the same work either way
+            return None
+        live = self.state.organisations[found].feed_tokens.values()
+        return found if any(hmac.compare_digest(wanted, h) for h in live) else None
+
+    def _organisation_command(self, command: Command) -> list[Recorded]:
+        organisation_id: uuid.UUID = command.organisation_id  # type: ignore[attr-defined]
 
         def decide(records: list[Recorded]) -> list[Event]:
             state = None
             for record in records:
                 state = dr.evolve_organisation(state, record.event)
-            return dr.decide_organisation(state, command)
+            return dr.decide_organisation(state, command)  # type: ignore[arg-type]
 
-        self._execute(dr.organisation_stream(organisation_id), command, decide)
-        return organisation_id
+        return self._execute(dr.organisation_stream(organisation_id), command, decide)
 
     def register_person(
         self,
@@ -1049,6 +1108,11 @@ class Alliance:
             raise UnknownReferenceError("unknown-meeting", f"no meeting {meeting_id} is scheduled")
         records = self.log.read_stream(mt.meeting_stream(meeting_id))
         return [history_entry(record, state) for record in records]
+
+
+def token_hash(token: str) -> str:
+    """Return the hex SHA-256 of a feed token: what the log stores instead of the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _quotas(quotas: Mapping[Role | str, int]) -> tuple[mt.Quota, ...]:

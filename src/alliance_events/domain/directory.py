@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 
 import attrs
 import pendulum
@@ -23,6 +24,9 @@ __all__ = [
     "AppointOfficer",
     "Body",
     "ChangePersonDetails",
+    "FeedTokenIssued",
+    "FeedTokenRevoked",
+    "IssueFeedToken",
     "OfficerAppointed",
     "Organisation",
     "OrganisationRegistered",
@@ -31,6 +35,7 @@ __all__ = [
     "PersonRegistered",
     "RegisterOrganisation",
     "RegisterPerson",
+    "RevokeFeedToken",
     "Term",
     "body_stream",
     "decide_body",
@@ -43,6 +48,7 @@ __all__ = [
     "person_stream",
 ]
 
+_TOKEN_HASH = re.compile(r"^[0-9a-f]{64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -74,6 +80,27 @@ class OrganisationRegistered(Event):
     name: str
     acronym: str = ""
     member: bool = True
+
+
+@event_type("FeedTokenIssued", schema=1)
+@attrs.frozen(kw_only=True)
+class FeedTokenIssued(Event):
+    """An organisation got a private feed address; only the token's SHA-256 is kept."""
+
+    organisation_id: uuid.UUID
+    token_id: uuid.UUID
+    token_hash: str
+    label: str = ""
+
+
+@event_type("FeedTokenRevoked", schema=1)
+@attrs.frozen(kw_only=True)
+class FeedTokenRevoked(Event):
+    """An organisation's private feed address stopped working."""
+
+    organisation_id: uuid.UUID
+    token_id: uuid.UUID
+    reason: str = ""
 
 
 @event_type("PersonRegistered", schema=1)
@@ -115,12 +142,13 @@ class OfficerAppointed(Event):
 
 @attrs.frozen(kw_only=True)
 class Organisation:
-    """A known organisation."""
+    """A known organisation, and the hashes of its live feed tokens (by token id)."""
 
     organisation_id: uuid.UUID
     name: str
     acronym: str
     member: bool
+    feed_tokens: Mapping[uuid.UUID, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
@@ -163,6 +191,14 @@ def evolve_organisation(state: Organisation | None, event: Event) -> Organisatio
     if isinstance(event, OrganisationRegistered):
         return Organisation(organisation_id=event.organisation_id, name=event.name,
                             acronym=event.acronym, member=event.member)
+    if state is None:
+        return None
+    if isinstance(event, FeedTokenIssued):
+        tokens = {**state.feed_tokens, event.token_id: event.token_hash}
+        return attrs.evolve(state, feed_tokens=tokens)
+    if isinstance(event, FeedTokenRevoked):
+        tokens = {k: v for k, v in state.feed_tokens.items() if k != event.token_id}
+        return attrs.evolve(state, feed_tokens=tokens)
     return state
 
 
@@ -208,6 +244,25 @@ class RegisterOrganisation(Command):
 
 
 @attrs.frozen(kw_only=True)
+class IssueFeedToken(Command):
+    """Record a new feed token of an organisation (by its hash: the token is not kept)."""
+
+    organisation_id: uuid.UUID
+    token_id: uuid.UUID
+    token_hash: str
+    label: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class RevokeFeedToken(Command):
+    """Revoke an organisation's feed token."""
+
+    organisation_id: uuid.UUID
+    token_id: uuid.UUID
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class RegisterPerson(Command):
     """Make a person known."""
 
@@ -250,8 +305,13 @@ def _unknown_person(person_id: uuid.UUID) -> UnknownReferenceError:
     return UnknownReferenceError("unknown-person", f"no person {person_id} is registered")
 
 
-def decide_organisation(state: Organisation | None, command: RegisterOrganisation) -> list[Event]:
+def decide_organisation(
+    state: Organisation | None,
+    command: RegisterOrganisation | IssueFeedToken | RevokeFeedToken,
+) -> list[Event]:
     """Decide an organisation command."""
+    if isinstance(command, (IssueFeedToken, RevokeFeedToken)):
+        return _decide_token(state, command)
     require(state is None, "organisation-exists",
             f"organisation {command.organisation_id} is registered already")
     require_text(command.name, "name", limit=200)
@@ -259,6 +319,34 @@ def decide_organisation(state: Organisation | None, command: RegisterOrganisatio
     return [OrganisationRegistered(event_id=next(event_ids(command)),
                                    organisation_id=command.organisation_id, name=command.name,
                                    acronym=command.acronym, member=command.member)]
+
+
+def _decide_token(
+    state: Organisation | None, command: IssueFeedToken | RevokeFeedToken
+) -> list[Event]:
+    if state is None:
+        raise UnknownReferenceError(
+            "unknown-organisation", f"no organisation {command.organisation_id} is registered"
+        )
+    ids = event_ids(command)
+    if isinstance(command, IssueFeedToken):
+        require(
+            bool(_TOKEN_HASH.match(command.token_hash)),
+            "token-hash",
+            "a feed token is stored as the hex SHA-256 of the token, never as the token",
+        )
+        require(command.token_id not in state.feed_tokens, "token-exists",
+                f"feed token {command.token_id} exists already")
+        require_text(command.label, "label", limit=100, optional=True)
+        return [FeedTokenIssued(event_id=next(ids), organisation_id=state.organisation_id,
+                                token_id=command.token_id, token_hash=command.token_hash,
+                                label=command.label)]
+    if command.token_id not in state.feed_tokens:
+        raise UnknownReferenceError(
+            "unknown-token", f"{state.name} has no live feed token {command.token_id}"
+        )
+    return [FeedTokenRevoked(event_id=next(ids), organisation_id=state.organisation_id,
+                             token_id=command.token_id, reason=command.reason)]
 
 
 def decide_person(

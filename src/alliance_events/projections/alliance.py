@@ -22,6 +22,7 @@ from alliance_events.domain.deadlines import Deadline, evolve_deadline
 from alliance_events.domain.directory import Body, Organisation, Person
 from alliance_events.domain.meetings import MeetingScheduled, MeetingState
 from alliance_events.domain.meetings import evolve as evolve_meeting
+from alliance_events.events import Event
 from alliance_events.log.base import Recorded
 
 __all__ = ["AllianceProjection", "AllianceState", "Touched"]
@@ -49,6 +50,8 @@ class AllianceState:
     bodies: dict[str, Body] = attrs.field(factory=dict)
     children: dict[uuid.UUID, list[uuid.UUID]] = attrs.field(factory=dict)
     touched: dict[uuid.UUID, Touched] = attrs.field(factory=dict)
+    # The SHA-256 (hex) of each live feed token -> the organisation it opens.
+    feed_tokens: dict[str, uuid.UUID] = attrs.field(factory=dict)
     position: int = 0
     recorded_at: pendulum.DateTime | None = None
 
@@ -148,9 +151,7 @@ class AllianceProjection:
                 state.deadlines[key] = deadline
                 self._touch(state, key, record)
         elif kind == "organisation":
-            organisation = directory.evolve_organisation(state.organisations.get(key), event)  # type: ignore[arg-type]
-            if organisation is not None:
-                state.organisations[organisation.organisation_id] = organisation
+            self._organisation(state, key, event)  # type: ignore[arg-type]
         elif kind == "person":
             person = directory.evolve_person(state.persons.get(key), event)  # type: ignore[arg-type]
             if person is not None:
@@ -162,6 +163,19 @@ class AllianceProjection:
         state.position = record.position
         state.recorded_at = record.recorded_at
         return state
+
+    @staticmethod
+    def _organisation(state: AllianceState, key: uuid.UUID, event: Event) -> None:
+        known = state.organisations.get(key)
+        organisation = directory.evolve_organisation(known, event)
+        if organisation is None:
+            return
+        state.organisations[organisation.organisation_id] = organisation
+        if known is not None and known.feed_tokens is not organisation.feed_tokens:
+            for token_hash in known.feed_tokens.values():
+                state.feed_tokens.pop(token_hash, None)
+        for token_hash in organisation.feed_tokens.values():
+            state.feed_tokens[token_hash] = organisation.organisation_id
 
     @staticmethod
     def _touch(state: AllianceState, key: uuid.UUID, record: Recorded) -> None:

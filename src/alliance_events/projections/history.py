@@ -140,6 +140,14 @@ _TEXTS: dict[type[Event], _Describer] = {
     dr.PersonDetailsChanged: lambda e, s: (
         f"changed the {_changed_fields(e)} of {s.person_name(e.person_id)}"
     ),
+    dr.FeedTokenIssued: lambda e, s: (
+        f"issued a private feed address to {s.organisation_name(e.organisation_id)}"
+        + (f" ({e.label})" if e.label else "")
+    ),
+    dr.FeedTokenRevoked: lambda e, s: (
+        f"revoked a private feed address of {s.organisation_name(e.organisation_id)}"
+        f"{_reason(e.reason)}"
+    ),
     dr.OfficerAppointed: lambda e, s: (
         f"appointed {s.person_name(e.person_id)} {e.role.value} of {e.body} from "
         f"{e.since.strftime('%d %b %Y')}"

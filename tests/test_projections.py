@@ -573,3 +573,52 @@ class TestHistory:
             text: str
 
         assert describe(Noted(event_id=uuid.uuid4(), text="x"), STATE) == "Noted"
+
+
+class TestSnapshots:
+    """"As of" folds from the runner's snapshots, and gives what a fold from scratch gives."""
+
+    def _story(self, alliance: Alliance, clock: FixedClock) -> None:
+        organisation = alliance.register_organisation(name="CGR")
+        for index in range(4):
+            clock.advance(hours=1)
+            meeting = alliance.schedule_meeting(
+                title=f"Meeting {index}", start=f"2023-04-1{index} 15:00", end="16:00"
+            )
+            clock.advance(hours=1)
+            alliance.open_registration(meeting, opens="2023-03-01", closes="2023-04-01",
+                                       capacity=1)
+            person = alliance.register_person(name=f"Delegate {index}", organisation=organisation)
+            alliance.nominate(meeting, organisation=organisation, person=person, role="speaker")
+
+    def test_as_of_every_position_and_time_equals_a_fold_from_scratch(
+        self, log: EventLog, alliance: Alliance, clock: FixedClock
+    ) -> None:
+        """With a snapshot every 3 positions, as_of gives the same state as folding from 0."""
+        self._story(alliance, clock)
+        runner = ProjectionRunner(log, AllianceProjection(), snapshot_every=3)
+        runner.catch_up()
+        assert len(runner._snapshots) == log.head() // 3
+        for position in range(log.head() + 1):
+            expected, _ = fold(log, AllianceProjection(), position=position)
+            assert runner.as_of(position=position) == expected, position
+        for record in log.read_all():
+            expected, _ = fold(log, AllianceProjection(), time=record.recorded_at)
+            assert runner.as_of(time=record.recorded_at) == expected
+
+    def test_later_events_leave_snapshots_and_past_states_unchanged(
+        self, log: EventLog, alliance: Alliance, clock: FixedClock
+    ) -> None:
+        """A past state read, then more events appended: reading it again gives the same."""
+        self._story(alliance, clock)
+        runner = ProjectionRunner(log, AllianceProjection(), snapshot_every=2)
+        runner.catch_up()
+        middle = log.head() // 2
+        before = runner.as_of(position=middle)
+        frozen = AllianceProjection().copy(before)
+        clock.advance(days=1)
+        [meeting] = [m.meeting_id for m in alliance.meetings() if m.title == "Meeting 0"]
+        alliance.cancel_meeting(meeting)
+        runner.catch_up()
+        assert runner.as_of(position=middle) == frozen
+        assert before == frozen

@@ -73,7 +73,7 @@ from alliance_events.projections.registration import (
     meeting_view,
     registration_view,
 )
-from alliance_events.projections.runner import ProjectionRunner, fold
+from alliance_events.projections.runner import ProjectionRunner
 from alliance_events.timing import (
     AllDay,
     Disambiguate,
@@ -197,11 +197,10 @@ class Alliance:
         if isinstance(as_of, bool):
             raise RuleViolation("as-of", f"as of {as_of!r}: give a position or a time")
         if isinstance(as_of, int):
-            state, _ = fold(self.log, AllianceProjection(), position=as_of)
+            state = self._runner.as_of(position=as_of)
             return state, state.recorded_at or pendulum.instance(self.clock())
         moment = self._instant(as_of)
-        state, _ = fold(self.log, AllianceProjection(), time=moment)
-        return state, moment
+        return self._runner.as_of(time=moment), moment
 
     @staticmethod
     def _instant(value: _dt.datetime | str) -> pendulum.DateTime:

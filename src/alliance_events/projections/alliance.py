@@ -18,7 +18,14 @@ import pendulum
 
 from alliance_events.domain import directory
 from alliance_events.domain.common import MeetingStatus
-from alliance_events.domain.deadlines import Deadline, evolve_deadline
+from alliance_events.domain.deadlines import (
+    Deadline,
+    DeadlineCancelled,
+    DeadlineExtended,
+    DeadlineReminderSent,
+    DeadlineSet,
+    evolve_deadline,
+)
 from alliance_events.domain.directory import Body, Organisation, Person
 from alliance_events.domain.meetings import MeetingScheduled, MeetingState
 from alliance_events.domain.meetings import evolve as evolve_meeting
@@ -29,10 +36,17 @@ __all__ = ["AllianceProjection", "AllianceState", "Touched"]
 
 _EMPTY_MEETING: Final = MeetingState()
 _STREAM_CACHE: Final = 1_000_000  # parsed stream names kept (bounded memory)
+_DEADLINE_EVENTS: Final = (DeadlineSet, DeadlineExtended, DeadlineCancelled, DeadlineReminderSent)
 
 
 class Touched(NamedTuple):
-    """When an item (meeting or deadline) was first and last changed, from the log."""
+    """When an item was first and last changed, from the log.
+
+    Items are meetings, deadlines (a meeting's deadline too, by its own id), persons and
+    organisations (these when what a calendar shows of them changes: a name, an acronym).
+    Calendar feeds take their DTSTAMP and LAST-MODIFIED from here, and know from the
+    positions which items an event changed.
+    """
 
     created: pendulum.DateTime
     modified: pendulum.DateTime
@@ -121,6 +135,24 @@ class AllianceProjection:
         """Return an empty state."""
         return AllianceState()
 
+    def copy(self, state: AllianceState) -> AllianceState:
+        """Return a copy that later ``apply`` calls leave unchanged (for snapshots).
+
+        Shallow: the aggregates' states are immutable values, shared; only the dicts
+        (and the lists of children) that ``apply`` updates in place are copied.
+        """
+        return attrs.evolve(
+            state,
+            meetings=dict(state.meetings),
+            deadlines=dict(state.deadlines),
+            organisations=dict(state.organisations),
+            persons=dict(state.persons),
+            bodies=dict(state.bodies),
+            children={key: list(value) for key, value in state.children.items()},
+            touched=dict(state.touched),
+            feed_tokens=dict(state.feed_tokens),
+        )
+
     def _stream(self, stream: str) -> tuple[str, uuid.UUID | str]:
         parsed = self._streams.get(stream)
         if parsed is None:
@@ -144,6 +176,8 @@ class AllianceProjection:
             if isinstance(event, MeetingScheduled) and event.parent_id is not None:
                 state.children.setdefault(event.parent_id, []).append(key)
             self._touch(state, key, record)
+            if isinstance(event, _DEADLINE_EVENTS):
+                self._touch(state, event.deadline_id, record)
         elif kind == "deadline":
             assert isinstance(key, uuid.UUID)  # noqa: S101 - parsed above
             deadline = evolve_deadline(state.deadlines.get(key), event)
@@ -151,11 +185,14 @@ class AllianceProjection:
                 state.deadlines[key] = deadline
                 self._touch(state, key, record)
         elif kind == "organisation":
-            self._organisation(state, key, event)  # type: ignore[arg-type]
+            self._organisation(state, key, event, record)  # type: ignore[arg-type]
         elif kind == "person":
-            person = directory.evolve_person(state.persons.get(key), event)  # type: ignore[arg-type]
+            known = state.persons.get(key)  # type: ignore[arg-type]
+            person = directory.evolve_person(known, event)
             if person is not None:
                 state.persons[person.person_id] = person
+                if person != known:
+                    self._touch(state, person.person_id, record)
         elif kind == "body":
             body = directory.evolve_body(state.bodies.get(str(key)), event)
             if body is not None:
@@ -164,13 +201,19 @@ class AllianceProjection:
         state.recorded_at = record.recorded_at
         return state
 
-    @staticmethod
-    def _organisation(state: AllianceState, key: uuid.UUID, event: Event) -> None:
+    @classmethod
+    def _organisation(
+        cls, state: AllianceState, key: uuid.UUID, event: Event, record: Recorded
+    ) -> None:
         known = state.organisations.get(key)
         organisation = directory.evolve_organisation(known, event)
         if organisation is None:
             return
         state.organisations[organisation.organisation_id] = organisation
+        if known is None or (known.name, known.acronym) != (
+            organisation.name, organisation.acronym
+        ):  # a new feed token changes nothing a calendar shows
+            cls._touch(state, organisation.organisation_id, record)
         if known is not None and known.feed_tokens is not organisation.feed_tokens:
             for token_hash in known.feed_tokens.values():
                 state.feed_tokens.pop(token_hash, None)

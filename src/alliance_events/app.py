@@ -372,11 +372,12 @@ class Alliance:
         The token is hashed and the stored hash compared in constant time.
         """
         wanted = token_hash(token)
-        found = self.state.feed_tokens.get(wanted)
+        state = self.state
+        found = state.feed_tokens.get(wanted)
         if found is None:
             hmac.compare_digest(wanted, wanted)  # the same work either way
             return None
-        live = self.state.organisations[found].feed_tokens.values()
+        live = state.organisations[found].feed_tokens.values()
         return found if any(hmac.compare_digest(wanted, h) for h in live) else None
 
     def _organisation_command(self, command: Command) -> list[Recorded]:

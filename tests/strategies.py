@@ -28,6 +28,7 @@ __all__ = [
     "events",
     "everything_events",
     "fixed_offset_datetimes",
+    "ical_texts",
     "is_ambiguous",
     "json_values",
     "metadata",
@@ -268,3 +269,21 @@ def json_values() -> st.SearchStrategy[object]:
 def metadata() -> st.SearchStrategy[dict[str, object]]:
     """Envelope metadata: a JSON object (possibly empty)."""
     return st.dictionaries(texts(), json_values(), max_size=4)
+
+
+# -- calendar text: what a secretary might type, and what an attacker might ----------------
+
+_ICAL_PIECES = (
+    ";", ",", "\\", ":", "\r", "\n", "\r\n", "\t", '"', "^", "\\n", "\\,",
+    "\x00", "\x07", "\x0b", "\x1b", "\x1f", "\x7f", "\x85", "\u2028", "\ufeff",
+    "END:VEVENT\r\nBEGIN:VEVENT", "\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:x\r\n",
+    "\nSUMMARY;BAD:x", "DTSTART:20000101", "Wien \u2013 Österreich", "Приём делегаций",
+    "会议室", "اجتماع", "שלום", "🎉𝄞", "é" * 40, "x" * 80,
+)
+
+
+def ical_texts(*, max_parts: int = 8) -> st.SearchStrategy[str]:
+    """Text mixing iCalendar separators, line breaks, control characters, other scripts."""
+    return st.lists(
+        st.one_of(st.sampled_from(_ICAL_PIECES), st.text(max_size=6)), max_size=max_parts
+    ).map("".join)

@@ -7,6 +7,8 @@ the rule and exits with status 2.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
 import os
 import sys
@@ -146,6 +148,46 @@ def demo(context: click.Context) -> None:
         console.print("The rules refused, as they must:")
         for refusal in recorded.refusals:
             console.print(f"  · {refusal}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="The port to listen on.")
+@click.option(
+    "--base-url",
+    default=None,
+    help="The public address the subscribe links start with (https://…); "
+    "by default each request's own host.",
+)
+@click.option(
+    "--poll-interval", default=0.5, show_default=True, type=float,
+    help="Seconds between two looks at the log for new events.",
+)
+@click.pass_context
+@refusals_exit
+def serve(
+    context: click.Context, host: str, port: int, base_url: str | None, poll_interval: float
+) -> None:
+    """Serve the calendar feeds over HTTP, following the log (Ctrl-C stops).
+
+    The access log is off: organisations' feed addresses carry their tokens.
+    """
+    import uvicorn  # noqa: PLC0415 - only this command needs the server
+
+    from alliance_events.web import create_app  # noqa: PLC0415
+
+    # uvicorn's own logging, plus the feed server's (its errors, retried), on stderr.
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["loggers"]["alliance_events"] = {"handlers": ["default"], "level": "INFO"}
+    with _alliance(context.obj["db"]) as alliance:
+        app = create_app(alliance, base_url=base_url, poll_interval=poll_interval)
+        # uvicorn shuts down gracefully on Ctrl-C, then raises the signal again.
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.run(
+                app, host=host, port=port, access_log=False, lifespan="on",
+                log_level="info", log_config=log_config, server_header=False,
+            )
+        click.echo("stopped", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,378 @@
+"""One VEVENT per meeting or deadline: what it says in each audience, and what it hangs on.
+
+A :class:`Plan` is the cheap part, computed for every item on every render: whether the
+item is shown to the audience, whether it is cancelled, its last day, its time stamp,
+and the *key*, which changes whenever the item's bytes can change (the positions in the
+log of the item, of the meetings it is part of, and of the persons and organisations it
+names). The VEVENT itself is built only when the key is new (see ``_feed``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+import attrs
+import pendulum
+from icalendar import Alarm, vText
+from icalendar import Event as VEvent
+
+from alliance_events.domain.common import MeetingStatus
+from alliance_events.domain.deadlines import Deadline, DueAt, DueBy
+from alliance_events.domain.meetings import MeetingState, Nomination
+from alliance_events.ical._audience import Audience
+from alliance_events.ical._text import clean_text, one_line
+from alliance_events.projections.alliance import AllianceState
+from alliance_events.timing import AllDay, Timed, When, is_named_zone
+
+__all__ = [
+    "ALLIANCE_NAMESPACE",
+    "EPOCH",
+    "Plan",
+    "calendar_uid",
+    "deadline_event",
+    "deadline_uid",
+    "deadline_visible",
+    "meeting_event",
+    "meeting_uid",
+    "plan_deadline",
+    "plan_meeting",
+]
+
+ALLIANCE_NAMESPACE: Final = uuid.UUID("0b8f4f7e-5d1a-5c8e-9c3b-6a2e41f7d9a0")
+"""The namespace of every UID the feeds write (fixed: UIDs must never change)."""
+
+EPOCH: Final = pendulum.datetime(1970, 1, 1, tz="UTC")
+_UTC: Final = pendulum.UTC
+
+
+def meeting_uid(meeting_id: uuid.UUID) -> str:
+    """Return the UID of a meeting's VEVENT, the same in every feed (RFC 7986: a UUID)."""
+    return str(uuid.uuid5(ALLIANCE_NAMESPACE, f"meeting:{meeting_id}"))
+
+
+def deadline_uid(deadline_id: uuid.UUID) -> str:
+    """Return the UID of a deadline's VEVENT, the same in every feed."""
+    return str(uuid.uuid5(ALLIANCE_NAMESPACE, f"deadline:{deadline_id}"))
+
+
+def calendar_uid(audience: Audience) -> str:
+    """Return the UID of an audience's calendar (derived: never random)."""
+    return str(uuid.uuid5(ALLIANCE_NAMESPACE, f"calendar:{audience.key}"))
+
+
+@attrs.frozen
+class Plan:
+    """What a render needs to know of an item before (or instead of) building it."""
+
+    item_id: uuid.UUID
+    key: tuple[object, ...]
+    cancelled: bool
+    last_day: _dt.date
+    stamp: pendulum.DateTime  # the latest change of the item or of what it shows
+    created: pendulum.DateTime
+
+
+def _utc(moment: _dt.datetime) -> pendulum.DateTime:
+    return pendulum.instance(moment).in_timezone(_UTC)
+
+
+def _touches(
+    state: AllianceState, ids: Iterable[uuid.UUID | None]
+) -> tuple[tuple[int, ...], pendulum.DateTime]:
+    """Return the log positions of ``ids`` (-1: never touched) and their latest change."""
+    positions = []
+    latest = EPOCH
+    for item_id in ids:
+        touched = None if item_id is None else state.touched.get(item_id)
+        if touched is None:
+            positions.append(-1)
+        else:
+            positions.append(touched.position)
+            latest = max(latest, _utc(touched.modified))
+    return tuple(positions), latest
+
+
+def _created(state: AllianceState, *ids: uuid.UUID | None) -> pendulum.DateTime:
+    for item_id in ids:
+        touched = None if item_id is None else state.touched.get(item_id)
+        if touched is not None:
+            return _utc(touched.created)
+    return EPOCH
+
+
+def _delegation(meeting: MeetingState, audience: Audience) -> Sequence[Nomination]:
+    """Return the nominations an audience may see: none, its own, or all."""
+    if audience.kind == "public":
+        return ()
+    if audience.organisation_id is not None:
+        return meeting.delegation(audience.organisation_id)
+    return meeting.nominations
+
+
+def _chain(state: AllianceState, meeting_id: uuid.UUID) -> list[MeetingState]:
+    """Return the meeting and every meeting it is part of, nearest first."""
+    return [state.meetings[meeting_id], *state.ancestors(meeting_id)]
+
+
+def plan_meeting(state: AllianceState, meeting: MeetingState, audience: Audience) -> Plan:
+    """Plan a scheduled meeting's VEVENT for ``audience`` (every audience sees meetings)."""
+    assert meeting.meeting_id is not None  # noqa: S101 - only scheduled meetings are planned
+    assert meeting.when is not None  # noqa: S101 - a scheduled meeting has a time
+    chain = [m.meeting_id for m in _chain(state, meeting.meeting_id)]
+    named: list[uuid.UUID | None] = []
+    for nomination in _delegation(meeting, audience):
+        named.extend((nomination.person_id, nomination.organisation_id))
+    positions, stamp = _touches(state, chain)
+    named_positions, named_stamp = _touches(state, named)
+    return Plan(
+        item_id=meeting.meeting_id,
+        key=(positions, named_positions),
+        cancelled=state.effective_status(meeting.meeting_id) is MeetingStatus.CANCELLED,
+        last_day=meeting.when.last_day,
+        stamp=max(stamp, named_stamp),
+        created=_created(state, meeting.meeting_id),
+    )
+
+
+def deadline_visible(deadline: Deadline, audience: Audience) -> bool:
+    """Whether ``audience`` sees ``deadline``.
+
+    The public sees public deadlines of no particular organisation; an organisation
+    those and its own; the secretariat all.
+    """
+    if audience.kind == "secretariat":
+        return True
+    if deadline.organisation_id is None:
+        return deadline.public
+    return deadline.organisation_id == audience.organisation_id
+
+
+def _due_day(deadline: Deadline) -> _dt.date:
+    due = deadline.due
+    return due.at.date() if isinstance(due, DueAt) else due.day
+
+
+def _deadline_chain(state: AllianceState, deadline: Deadline) -> list[MeetingState]:
+    if deadline.meeting_id is None or deadline.meeting_id not in state.meetings:
+        return []
+    return _chain(state, deadline.meeting_id)
+
+
+def plan_deadline(state: AllianceState, deadline: Deadline, audience: Audience) -> Plan | None:
+    """Plan a deadline's VEVENT for ``audience``; ``None`` if the audience does not see it."""
+    if not deadline_visible(deadline, audience):
+        return None
+    chain = _deadline_chain(state, deadline)
+    meeting_cancelled = deadline.meeting_id is not None and bool(chain) and (
+        state.effective_status(deadline.meeting_id) is MeetingStatus.CANCELLED
+    )
+    # A meeting's deadline was touched by its own id from the first event that set it;
+    # a log folded before that was so falls back on the meeting's times.
+    own = deadline.deadline_id if deadline.deadline_id in state.touched else deadline.meeting_id
+    positions, stamp = _touches(state, [own, *(m.meeting_id for m in chain)])
+    named = [deadline.organisation_id] if audience.kind != "public" else []
+    named_positions, named_stamp = _touches(state, named)
+    return Plan(
+        item_id=deadline.deadline_id,
+        key=(positions, named_positions),
+        cancelled=deadline.cancelled or meeting_cancelled,
+        last_day=_due_day(deadline),
+        stamp=max(stamp, named_stamp),
+        created=_created(state, own),
+    )
+
+
+# -- building the VEVENTs -------------------------------------------------------------
+
+
+def _span(when: When) -> tuple[_dt.date, _dt.date]:
+    """DTSTART and DTEND: dates (DTEND exclusive), or times in a named zone or UTC.
+
+    A fixed offset ("GMT+1") has no VTIMEZONE, so such times are written in UTC.
+    """
+    if isinstance(when, AllDay):
+        return when.first, when.end_exclusive
+    assert isinstance(when, Timed)  # noqa: S101 - When is Timed | AllDay
+    start, end = when.start, when.end
+    return (
+        start if is_named_zone(start) else _utc(start),
+        end if is_named_zone(end) else _utc(end),
+    )
+
+
+def _text(value: str) -> str | None:
+    cleaned = clean_text(value).strip()
+    return cleaned or None
+
+
+def _new_event(
+    *,
+    uid: str,
+    plan: Plan,
+    summary: str,
+    start: _dt.date,
+    end: _dt.date,
+    status: MeetingStatus,
+    sequence: int,
+    transparent: bool,
+    description: str,
+    location: str = "",
+    url: str = "",
+) -> VEvent:
+    return VEvent.new(
+        uid=uid,
+        stamp=plan.stamp,
+        last_modified=plan.stamp,
+        created=plan.created,
+        start=start,
+        end=end,
+        summary=summary,
+        description=_text(description),
+        location=_text(location),
+        url=_text(url),
+        status=status.name,  # type: ignore[arg-type] # TENTATIVE, CONFIRMED, CANCELLED
+        sequence=sequence,
+        transparency="TRANSPARENT" if transparent else "OPAQUE",  # type: ignore[arg-type]
+    )
+
+
+def _related(event: VEvent, parent_uid: str) -> None:
+    event.add("RELATED-TO", vText(parent_uid), parameters={"RELTYPE": "PARENT"})
+
+
+def _blocks(*blocks: str | None) -> str:
+    return "\n\n".join(block for block in blocks if block)
+
+
+def _delegation_text(
+    state: AllianceState, meeting: MeetingState, audience: Audience
+) -> str | None:
+    nominations = _delegation(meeting, audience)
+    if not nominations:
+        return None
+    lines = []
+    for nomination in nominations:
+        funding = (
+            ", funded" if nomination.funded
+            else ", funding requested" if nomination.funding_requested
+            else ""
+        )
+        who = one_line(state.person_name(nomination.person_id))
+        if audience.organisation_id is None:
+            who = f"{one_line(state.organisation_name(nomination.organisation_id))}, {who}"
+        lines.append(
+            f"- {who}: {nomination.role.value}, {nomination.status.value}{funding}"
+        )
+    if audience.organisation_id is not None:
+        label = one_line(state.organisation_name(audience.organisation_id))
+        return f"Your delegation ({label}):\n" + "\n".join(lines)
+    return "Delegations:\n" + "\n".join(lines)
+
+
+def meeting_event(
+    state: AllianceState, meeting: MeetingState, audience: Audience, plan: Plan
+) -> VEvent:
+    """Build the meeting's VEVENT as ``audience`` sees it.
+
+    SEQUENCE adds the sequences of the meetings it is part of, so that it rises when a
+    parent is cancelled or reinstated (and the session's effective status changes).
+    """
+    assert meeting.meeting_id is not None  # noqa: S101 - only scheduled meetings are built
+    assert meeting.when is not None  # noqa: S101 - a scheduled meeting has a time
+    chain = _chain(state, meeting.meeting_id)
+    status = state.effective_status(meeting.meeting_id)
+    cancelled = status is MeetingStatus.CANCELLED
+    start, end = _span(meeting.when)
+    parent = chain[1] if len(chain) > 1 else None
+    links = "\n".join(
+        f"{one_line(link.title) or link.kind.value}: {one_line(link.url)}"
+        for link in meeting.links
+    )
+    event = _new_event(
+        uid=meeting_uid(meeting.meeting_id),
+        plan=plan,
+        summary=("Cancelled: " if cancelled else "") + clean_text(meeting.title).strip(),
+        start=start,
+        end=end,
+        status=status,
+        sequence=sum(m.sequence for m in chain),
+        transparent=cancelled or isinstance(meeting.when, AllDay),
+        description=_blocks(
+            clean_text(meeting.description).strip(),
+            None if parent is None else f"Part of: {one_line(parent.title)}",
+            f"Organiser: {one_line(meeting.organiser)}" if one_line(meeting.organiser) else None,
+            links,
+            _delegation_text(state, meeting, audience),
+        ),
+        location=meeting.location,
+        url=meeting.online_url,
+    )
+    if parent is not None and parent.meeting_id is not None:
+        _related(event, meeting_uid(parent.meeting_id))
+    return event
+
+
+def _zone_label(moment: _dt.datetime) -> str:
+    key = getattr(moment.tzinfo, "key", None)
+    if isinstance(key, str):
+        return key
+    offset = moment.utcoffset() or _dt.timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def deadline_event(
+    state: AllianceState, deadline: Deadline, audience: Audience, plan: Plan, *, alarms: bool
+) -> VEvent:
+    """Build the deadline's VEVENT: all day on the due date, the exact time in the summary.
+
+    With ``alarms``, each reminder becomes a DISPLAY VALARM (``TRIGGER:-P7D``); most
+    clients ignore alarms in subscribed calendars, so the e-mail stays the real reminder.
+    """
+    due = deadline.due
+    day = plan.last_day
+    summary = f"Deadline: {clean_text(deadline.title).strip()}"
+    if isinstance(due, DueAt):
+        summary += f" ({due.at.strftime('%H:%M')} {_zone_label(due.at)})"
+        due_line = f"Due: {due.at.strftime('%Y-%m-%d %H:%M')} {_zone_label(due.at)}"
+    else:
+        assert isinstance(due, DueBy)  # noqa: S101 - Due is DueAt | DueBy
+        due_line = f"Due by the end of {day.isoformat()} ({one_line(due.zone)})"
+    if plan.cancelled:
+        summary = f"Cancelled: {summary}"
+    chain = _deadline_chain(state, deadline)
+    sequence = deadline.sequence + sum(m.sequence for m in chain)
+    organisation = (
+        f"Organisation: {one_line(state.organisation_name(deadline.organisation_id))}"
+        if deadline.organisation_id is not None and audience.kind != "public"
+        else None
+    )
+    event = _new_event(
+        uid=deadline_uid(deadline.deadline_id),
+        plan=plan,
+        summary=summary,
+        start=pendulum.Date(day.year, day.month, day.day),
+        end=pendulum.Date(day.year, day.month, day.day).add(days=1),
+        status=MeetingStatus.CANCELLED if plan.cancelled else MeetingStatus.CONFIRMED,
+        sequence=sequence,
+        transparent=True,
+        description=_blocks(
+            clean_text(deadline.description).strip(),
+            due_line,
+            f"Meeting: {one_line(chain[0].title)}" if chain else None,
+            organisation,
+        ),
+    )
+    if chain and chain[0].meeting_id is not None:
+        _related(event, meeting_uid(chain[0].meeting_id))
+    if alarms and not plan.cancelled:
+        for reminder in deadline.reminders:
+            alarm = Alarm.new(description=f"Reminder: {summary}")
+            alarm.add("ACTION", "DISPLAY")
+            alarm.add("TRIGGER", -_dt.timedelta(seconds=reminder.total_seconds()))
+            event.add_component(alarm)
+    return event

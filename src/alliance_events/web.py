@@ -1,0 +1,522 @@
+"""The feed server: the alliance's calendars over HTTP, kept up to date with the log.
+
+:func:`create_app` returns an ASGI application (Starlette for routing) serving
+
+* ``GET/HEAD /calendar.ics``: the public feed;
+* ``GET/HEAD /o/<token>/calendar.ics``: one organisation's feed, opened by a feed token
+  (:meth:`Alliance.issue_feed_token`); a wrong, revoked or missing token gets the same
+  plain ``404 Not Found`` as any unknown path;
+* ``GET /healthz``: JSON with the status, the log position the feeds reflect, and the
+  number of feeds cached;
+* ``GET /``: a page offering the public feed three ways (CALENDAR.md rule 18).
+
+HTTP as CALENDAR.md rule 17 asks: a strong ``ETag`` (the SHA-256 of the exact bytes
+sent), ``Last-Modified`` that never moves backwards for a feed, ``If-None-Match`` with
+the weak comparison and precedence over ``If-Modified-Since``, which is compared (a 304
+only when the feed is not newer), 304s repeating ``ETag``, ``Last-Modified`` and
+``Cache-Control``, and ``HEAD``.
+
+How the work is split, so that a conditional GET costs almost nothing (CALENDAR.md §5):
+
+* Everything that touches the :class:`~alliance_events.app.Alliance` (its log, its state,
+  the renderer reading that state) runs in a worker thread under one lock: the Alliance is
+  not async and its projection is not safe to catch up from two threads at once.
+* A background task (started with the application's lifespan) catches up with the log
+  every ``poll_interval`` seconds and re-renders the cached feeds when the position moved
+  (the renderer is incremental), or at least every ``rerender_every`` seconds (items that
+  leave the window). Each rendered body is hashed and gzipped once, and its response
+  headers are built then.
+* A request then does dictionary look-ups and sends prepared headers: no rendering, no
+  database access, no compression. Organisation feeds are rendered on first request and
+  cached by organisation (not by token); a token is looked up once (its SHA-256 is the
+  cache key, the token itself is not kept) until the log moves, so a revocation takes
+  effect within one poll.
+
+The gzip variant has an ETag of its own (the SHA-256 of the gzipped bytes: a strong
+validator differs per content coding, RFC 9110 §8.8.3). ``If-None-Match`` with either
+variant's ETag matches: both stand for the same feed content.
+
+Tokens never reach a log: this module logs no paths, and ``alliance-events serve`` runs
+uvicorn with its access log off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import email.utils
+import gzip
+import hashlib
+import html
+import logging
+import threading
+import time
+import uuid
+from base64 import urlsafe_b64encode
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, Final
+from urllib.parse import urlencode
+
+import anyio
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from alliance_events.app import Alliance
+from alliance_events.clock import Clock
+from alliance_events.ical import Audience, Feed, FeedRenderer
+
+__all__ = ["FeedServer", "create_app", "subscribe_links"]
+
+logger = logging.getLogger(__name__)
+
+_GZIP_LEVEL: Final = 6  # ~230 ms for a 10,000-item feed, once per change (CALENDAR.md §5)
+_MAX_TOKEN_LENGTH: Final = 256  # longer is no token of ours: 404 without a look-up
+_MAX_BACKOFF: Final = 30.0
+_CALENDAR_TYPE: Final = b"text/calendar; charset=utf-8"
+_NOT_FOUND_BODY: Final = b"Not Found"
+# Exactly what Starlette answers for a path it does not know: a bad token looks the same.
+_NOT_FOUND_HEADERS: Final = [
+    (b"content-length", str(len(_NOT_FOUND_BODY)).encode()),
+    (b"content-type", b"text/plain; charset=utf-8"),
+]
+
+
+def _http_date(seconds: int) -> bytes:
+    return email.utils.formatdate(seconds, usegmt=True).encode("ascii")
+
+
+def _parse_http_date(value: bytes) -> int | None:
+    """Return the seconds since the epoch of an HTTP date, or None if it is not one."""
+    try:
+        parsed = email.utils.parsedate_to_datetime(value.decode("latin-1"))
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:  # "-0000" and the obsolete formats: HTTP dates are GMT
+        parsed = parsed.replace(tzinfo=_dt.UTC)
+    return int(parsed.timestamp())
+
+
+def _etag(body: bytes) -> bytes:
+    digest = urlsafe_b64encode(hashlib.sha256(body).digest()).rstrip(b"=")
+    return b'"' + digest + b'"'
+
+
+def _none_match(value: bytes, tags: Iterable[bytes]) -> bool:
+    """Apply ``If-None-Match`` with the weak comparison (RFC 9110 §13.1.2).
+
+    ``*`` matches (the feed exists); otherwise any listed tag, with or without ``W/``,
+    equal to one of ``tags`` matches. Our tags hold no commas, so splitting a list on
+    commas never turns a foreign tag into one of ours.
+    """
+    if value in tags:
+        return True
+    for part in value.split(b","):
+        tag = part.strip()
+        if tag == b"*":
+            return True
+        if tag.startswith(b"W/"):
+            tag = tag[2:]
+        if tag in tags:
+            return True
+    return False
+
+
+def _accepts_gzip(value: bytes) -> bool:
+    """Return whether an ``Accept-Encoding`` value accepts gzip (q > 0, or ``*``)."""
+    gzip_q: float | None = None
+    star_q: float | None = None
+    for part in value.lower().split(b","):
+        coding, _, params = part.partition(b";")
+        coding = coding.strip()
+        q = 1.0
+        for param in params.split(b";"):
+            name, _, number = param.partition(b"=")
+            if name.strip() == b"q":
+                try:
+                    q = float(number.strip())
+                except ValueError:
+                    q = 0.0
+        if coding in (b"gzip", b"x-gzip"):
+            gzip_q = q
+        elif coding == b"*":
+            star_q = q
+    if gzip_q is not None:
+        return gzip_q > 0
+    return star_q is not None and star_q > 0
+
+
+class _Cached:
+    """One rendered feed, with everything a response needs, prepared once."""
+
+    __slots__ = (
+        "body", "body_gzip", "etag", "headers_200", "headers_200_gzip", "headers_304",
+        "headers_304_gzip", "item_count", "last_modified", "last_modified_http", "position",
+        "tags",
+    )
+
+    def __init__(
+        self, body: bytes, *, last_modified: int, max_age: int, public: bool, position: int,
+        item_count: int, previous: _Cached | None,
+    ) -> None:
+        self.body = body
+        self.etag = _etag(body)
+        self.body_gzip: bytes
+        if previous is not None and previous.etag == self.etag:
+            self.body_gzip = previous.body_gzip  # the same bytes: no need to compress again
+        else:
+            self.body_gzip = gzip.compress(body, compresslevel=_GZIP_LEVEL, mtime=0)
+        etag_gzip = _etag(self.body_gzip)
+        self.tags = frozenset((self.etag, etag_gzip))
+        self.last_modified = last_modified
+        self.last_modified_http = _http_date(last_modified)
+        self.position = position
+        self.item_count = item_count
+        cache_control = f"{'public' if public else 'private'}, max-age={max_age}".encode()
+        validators = [
+            (b"last-modified", self.last_modified_http),
+            (b"cache-control", cache_control),
+            (b"vary", b"Accept-Encoding"),
+        ]
+        self.headers_304 = [(b"etag", self.etag), *validators]
+        self.headers_304_gzip = [(b"etag", etag_gzip), *validators]
+        self.headers_200 = [
+            *self.headers_304,
+            (b"content-type", _CALENDAR_TYPE),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        self.headers_200_gzip = [
+            *self.headers_304_gzip,
+            (b"content-type", _CALENDAR_TYPE),
+            (b"content-encoding", b"gzip"),
+            (b"content-length", str(len(self.body_gzip)).encode()),
+        ]
+
+
+class FeedServer:
+    """The feeds' cache, the log follower, and the ASGI endpoints serving the feeds.
+
+    Use :func:`create_app`; this class is public for its attributes (tests, health).
+    """
+
+    def __init__(
+        self,
+        alliance: Alliance,
+        *,
+        renderer: FeedRenderer,
+        poll_interval: float,
+        rerender_every: float,
+        clock: Clock,
+    ) -> None:
+        self.alliance = alliance
+        self.renderer = renderer
+        self.poll_interval = poll_interval
+        self.rerender_every = rerender_every
+        self.clock = clock
+        self.max_age = int(renderer.refresh.total_seconds())
+        self.position = -1  # the log position the cached feeds were last brought to
+        self.healthy = True
+        self._lock = threading.Lock()
+        self._feeds: dict[str, _Cached] = {}
+        self._audiences: dict[str, Audience] = {}
+        self._tokens: dict[str, uuid.UUID] = {}  # SHA-256 of a live token -> organisation
+        self._rendered_at = 0.0
+        self._public_key = Audience.public().key
+        self._gzip_answers: dict[bytes, bool] = {}
+
+    # -- following the log (worker threads, under the lock) ------------------------------
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Catch up with the log; re-render the cached feeds if it moved; return if it did.
+
+        Also re-renders when ``rerender_every`` seconds have passed (or ``force``), so
+        that items leaving the feed's window with time (not with an event) go out.
+        Blocking: call it from a worker thread.
+        """
+        with self._lock:
+            self.alliance.catch_up()
+            state = self.alliance.state
+            moved = state.position != self.position
+            due = force or time.monotonic() - self._rendered_at >= self.rerender_every
+            if not (moved or due):
+                return False
+            if moved:
+                self._tokens = {}  # issued or revoked tokens: look each up again
+            now = self.clock()
+            for key, audience in list(self._audiences.items()):
+                self._install(key, audience, self.renderer.render(state, audience, now=now),
+                              state.position, now)
+            self.position = state.position
+            self._rendered_at = time.monotonic()
+            return moved
+
+    def _render_first(self, audience: Audience) -> _Cached:
+        with self._lock:
+            key = audience.key
+            cached = self._feeds.get(key)
+            if cached is not None:
+                return cached
+            state = self.alliance.state
+            now = self.clock()
+            self._audiences[key] = audience
+            return self._install(key, audience, self.renderer.render(state, audience, now=now),
+                                 state.position, now)
+
+    def _install(
+        self, key: str, audience: Audience, feed: Feed, position: int, now: _dt.datetime
+    ) -> _Cached:
+        previous = self._feeds.get(key)
+        last_modified = int(feed.last_modified.timestamp())
+        if previous is not None:
+            if previous.body == feed.body and previous.last_modified >= last_modified:
+                return previous
+            last_modified = max(last_modified, previous.last_modified)  # never backwards
+            if previous.body != feed.body and last_modified <= previous.last_modified:
+                # The bytes changed but the feed's time did not move (at HTTP's one-second
+                # resolution): move it, or a client revalidating by date alone (Apple)
+                # would keep the old feed for ever.
+                last_modified = max(previous.last_modified + 1, int(now.timestamp()))
+        cached = _Cached(
+            feed.body, last_modified=last_modified, max_age=self.max_age,
+            public=key == self._public_key, position=position, item_count=feed.item_count,
+            previous=previous,
+        )
+        self._feeds[key] = cached
+        return cached
+
+    def _lookup(self, token: str, token_hash: str) -> uuid.UUID | None:
+        with self._lock:
+            organisation = self.alliance.organisation_for_token(token)
+            if organisation is not None:
+                self._tokens[token_hash] = organisation
+            return organisation
+
+    async def follow(self) -> None:
+        """Refresh every ``poll_interval`` seconds for ever; log and retry on errors."""
+        failures = 0
+        while True:
+            delay = self.poll_interval
+            if failures:
+                delay = min(_MAX_BACKOFF, self.poll_interval * 2 ** min(failures, 8))
+            await anyio.sleep(delay)
+            try:
+                await anyio.to_thread.run_sync(self.refresh)
+            except Exception:
+                failures += 1
+                self.healthy = False
+                logger.exception("following the log failed (attempt %d); retrying", failures)
+            else:
+                failures = 0
+                self.healthy = True
+
+    async def start(self) -> None:
+        """Catch up and render the public feed before the first request (errors logged)."""
+        try:
+            await anyio.to_thread.run_sync(self._render_first, Audience.public())
+            await anyio.to_thread.run_sync(self.refresh)
+        except Exception:
+            self.healthy = False
+            logger.exception("rendering the feeds at start-up failed; the follower retries")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: object) -> AsyncIterator[None]:
+        """Warm the public feed, then follow the log while the application runs."""
+        await self.start()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self.follow)
+            yield
+            tasks.cancel_scope.cancel()
+
+    # -- serving (the event loop) --------------------------------------------------------
+
+    async def public_feed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI endpoint of ``/calendar.ics``."""
+        cached = self._feeds.get(self._public_key)
+        if cached is None:
+            cached = await anyio.to_thread.run_sync(self._render_first, Audience.public())
+        await self._respond(cached, scope, send)
+
+    async def organisation_feed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI endpoint of ``/o/{token}/calendar.ics``; 404 unless the token is live."""
+        token: str = scope["path_params"]["token"]
+        if len(token) > _MAX_TOKEN_LENGTH:
+            await _not_found(scope, send)
+            return
+        token_hash = hashlib.sha256(token.encode()).hexdigest()
+        organisation = self._tokens.get(token_hash)
+        if organisation is None:
+            organisation = await anyio.to_thread.run_sync(self._lookup, token, token_hash)
+            if organisation is None:
+                await _not_found(scope, send)
+                return
+        cached = self._feeds.get(Audience.organisation(organisation).key)
+        if cached is None:
+            cached = await anyio.to_thread.run_sync(
+                self._render_first, Audience.organisation(organisation)
+            )
+        await self._respond(cached, scope, send)
+
+    def _wants_gzip(self, value: bytes) -> bool:
+        answer = self._gzip_answers.get(value)
+        if answer is None:
+            answer = _accepts_gzip(value)
+            if len(self._gzip_answers) < 256:  # noqa: PLR2004 - clients send a handful
+                self._gzip_answers[value] = answer
+        return answer
+
+    async def _respond(self, cached: _Cached, scope: Scope, send: Send) -> None:
+        if_none_match = if_modified_since = None
+        wants_gzip = False
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                if_none_match = value if if_none_match is None else if_none_match + b"," + value
+            elif name == b"if-modified-since":
+                if_modified_since = value
+            elif name == b"accept-encoding":
+                wants_gzip = self._wants_gzip(value)
+        if if_none_match is not None:
+            not_modified = _none_match(if_none_match, cached.tags)
+        elif if_modified_since is not None:
+            if if_modified_since == cached.last_modified_http:
+                not_modified = True  # what we sent last time: the usual case, no parsing
+            else:
+                since = _parse_http_date(if_modified_since)
+                not_modified = since is not None and cached.last_modified <= since
+        else:
+            not_modified = False
+        if not_modified:
+            headers = cached.headers_304_gzip if wants_gzip else cached.headers_304
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if wants_gzip:
+            headers, body = cached.headers_200_gzip, cached.body_gzip
+        else:
+            headers, body = cached.headers_200, cached.body
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({
+            "type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body
+        })
+
+    # -- the page and the health check ---------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """Return the status, the log position the feeds reflect, and the feeds cached."""
+        return {
+            "status": "ok" if self.healthy else "failing",
+            "position": max(self.position, 0),
+            "feeds": len(self._feeds),
+        }
+
+
+async def _not_found(scope: Scope, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 404, "headers": _NOT_FOUND_HEADERS})
+    body = b"" if scope["method"] == "HEAD" else _NOT_FOUND_BODY
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Endpoint:
+    """An ASGI endpoint (a class instance, so Starlette routes to it without wrapping)."""
+
+    __slots__ = ("_call",)
+
+    def __init__(self, call: Callable[[Scope, Receive, Send], Any]) -> None:
+        self._call = call
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._call(scope, receive, send)
+
+
+def subscribe_links(base_url: str) -> dict[str, str]:
+    """Return the public feed's three addresses (CALENDAR.md rule 18) under ``base_url``.
+
+    >>> links = subscribe_links("https://events.example.org/")
+    >>> links["https"]
+    'https://events.example.org/calendar.ics'
+    >>> links["webcal"]
+    'webcal://events.example.org/calendar.ics'
+    >>> links["google"]
+    'https://calendar.google.com/calendar/render?cid=webcal%3A%2F%2Fevents.example.org%2Fcalendar.ics'
+    """
+    plain = base_url.rstrip("/") + "/calendar.ics"
+    webcal = "webcal://" + plain.split("://", 1)[-1]
+    google = "https://calendar.google.com/calendar/render?" + urlencode({"cid": webcal})
+    return {"https": plain, "webcal": webcal, "google": google}
+
+
+_PAGE: Final = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{name}</title></head>
+<body>
+<h1>{name}</h1>
+<p>Subscribe to the public calendar:</p>
+<ul>
+<li><a href="{webcal}">Apple Calendar, Thunderbird, classic Outlook</a> (webcal link)</li>
+<li><a href="{google}">Google Calendar</a></li>
+<li>Outlook on the web: add a calendar from the internet with this address:
+<code>{https}</code></li>
+</ul>
+<p>Calendar applications fetch the feed every few hours; urgent changes also go out by
+e-mail. Organisations: use the private address you were given.</p>
+</body>
+</html>
+"""
+
+
+def create_app(
+    alliance: Alliance,
+    *,
+    base_url: str | None = None,
+    renderer: FeedRenderer | None = None,
+    poll_interval: float = 0.5,
+    rerender_every: float = 3600.0,
+    clock: Clock | None = None,
+) -> Starlette:
+    """Return the feed server's ASGI application over ``alliance``.
+
+    Args:
+        alliance: the application; its log is followed while the server runs.
+        base_url: the public address the links on ``/`` start with (say
+            ``https://events.example.org``); by default the request's own scheme and host.
+        renderer: renders the feeds (a default :class:`FeedRenderer` if not given); its
+            ``refresh`` interval is the feeds' ``Cache-Control: max-age``, its ``name``
+            the index page's title.
+        poll_interval: seconds between two catch-ups with the log.
+        rerender_every: seconds after which the feeds are rendered again even if the log
+            did not move (items leave the window as time passes).
+        clock: the time feeds are rendered at; the Alliance's clock by default.
+
+    """
+    server = FeedServer(
+        alliance,
+        renderer=FeedRenderer() if renderer is None else renderer,
+        poll_interval=poll_interval,
+        rerender_every=rerender_every,
+        clock=alliance.clock if clock is None else clock,
+    )
+    name = html.escape(server.renderer.name)
+
+    async def index(request: Request) -> Response:
+        base = base_url or f"{request.url.scheme}://{request.url.netloc}"
+        links = {key: html.escape(value) for key, value in subscribe_links(base).items()}
+        return HTMLResponse(_PAGE.format(name=name, **links))
+
+    async def healthz(request: Request) -> Response:
+        report = server.health()
+        return JSONResponse(report, status_code=200 if server.healthy else 503)
+
+    app = Starlette(
+        routes=[
+            Route("/calendar.ics", _Endpoint(server.public_feed), methods=["GET", "HEAD"]),
+            Route("/o/{token}/calendar.ics", _Endpoint(server.organisation_feed),
+                  methods=["GET", "HEAD"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/", index, methods=["GET"]),
+        ],
+        lifespan=server.lifespan,
+    )
+    app.state.feeds = server
+    return app

@@ -1,0 +1,593 @@
+"""The feed server (``alliance_events.web``): validators, tokens, following the log.
+
+In process (httpx.ASGITransport, with the application's lifespan running, and without
+it) and as a real ``alliance-events serve`` process on loopback.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import email.utils
+import gzip
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import anyio.from_thread
+import httpx
+import pendulum
+import pytest
+
+from alliance_events import Alliance
+from alliance_events.app import token_hash
+from alliance_events.ical import Audience, Feed, FeedRenderer
+from alliance_events.web import FeedServer, create_app, subscribe_links
+
+IDENTITY = {"Accept-Encoding": "identity"}
+CLI = [sys.executable, "-m", "alliance_events.cli"]
+
+
+@dataclass
+class Seeded:
+    url: str
+    path: Path
+    organisation: uuid.UUID
+    token: str
+    second_token: str
+    second_id: uuid.UUID
+    revoked: str
+
+
+def _future(days: int) -> str:
+    moment = pendulum.now("Europe/Vienna").add(days=days).replace(hour=15, minute=0)
+    return moment.format("YYYY-MM-DD HH:mm")
+
+
+def seed(path: Path) -> Seeded:
+    """A SQLite log with an organisation, two live tokens and a revoked one, a meeting."""
+    url = f"sqlite:///{path}"
+    with Alliance.open(url) as alliance:
+        organisation = alliance.register_organisation(name="CGR", acronym="CGR")
+        _, token = alliance.issue_feed_token(organisation)
+        second_id, second = alliance.issue_feed_token(organisation, label="second")
+        revoked_id, revoked = alliance.issue_feed_token(organisation, label="leaked")
+        alliance.revoke_feed_token(organisation, revoked_id, reason="leaked")
+        alliance.schedule_meeting(
+            title="Informal Meeting", start=_future(10), end="16:30", zone="Europe/Vienna"
+        )
+    return Seeded(url, path, organisation, token, second, second_id, revoked)
+
+
+def add_meeting(url: str, title: str = "Working Group") -> None:
+    """Append through another handle on the same file, as another process would."""
+    with Alliance.open(url) as other:
+        other.schedule_meeting(title=title, start=_future(20), end="17:00", zone="Europe/Vienna")
+
+
+def last_modified(response: httpx.Response) -> _dt.datetime:
+    return email.utils.parsedate_to_datetime(response.headers["last-modified"])
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 3.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class InProcess:
+    """A blocking client of an app running in process, its lifespan (the follower) too.
+
+    What Starlette's TestClient does, without its deprecated httpx glue: the lifespan and
+    an ``httpx.AsyncClient`` over ``httpx.ASGITransport`` live in a portal's event loop.
+    """
+
+    def __init__(
+        self, app: Any, portal: anyio.from_thread.BlockingPortal, client: httpx.AsyncClient
+    ) -> None:
+        self.app, self._portal, self._client = app, portal, client
+
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None
+                ) -> httpx.Response:
+        return self._portal.call(lambda: self._client.request(method, path, headers=headers))
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return self.request("GET", path, headers)
+
+    def head(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return self.request("HEAD", path, headers)
+
+    def post(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return self.request("POST", path, headers)
+
+    def raw(self, path: str, headers: dict[str, str]) -> tuple[httpx.Headers, bytes]:
+        """GET and return the headers and the body as sent (not decompressed)."""
+
+        async def fetch() -> tuple[httpx.Headers, bytes]:
+            async with self._client.stream("GET", path, headers=headers) as response:
+                return response.headers, b"".join([c async for c in response.aiter_raw()])
+
+        return self._portal.call(fetch)
+
+
+@contextmanager
+def running(app: Any) -> Iterator[InProcess]:
+    with (
+        anyio.from_thread.start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(app.router.lifespan_context(app)),
+    ):
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        )
+        try:
+            yield InProcess(app, portal, client)
+        finally:
+            portal.call(client.aclose)
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> Seeded:
+    return seed(tmp_path / "log.db")
+
+
+@pytest.fixture
+def alliance(seeded: Seeded) -> Iterator[Alliance]:
+    with Alliance.open(seeded.url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def client(alliance: Alliance) -> Iterator[InProcess]:
+    app = create_app(alliance, poll_interval=0.05)
+    with running(app) as test_client:  # the lifespan (and so the follower) runs
+        yield test_client
+
+
+def org_path(token: str) -> str:
+    return f"/o/{token}/calendar.ics"
+
+
+class TestResponses:
+    def test_the_public_feed_and_its_headers(self, client: InProcess) -> None:
+        """200 with the calendar type, a strong SHA-256 ETag, Last-Modified, caching, Vary."""
+        response = client.get("/calendar.ics", headers=IDENTITY)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/calendar; charset=utf-8"
+        assert response.content.startswith(b"BEGIN:VCALENDAR")
+        assert re.fullmatch(r'"[A-Za-z0-9_-]{43}"', response.headers["etag"])
+        assert response.headers["cache-control"] == "public, max-age=7200"
+        assert response.headers["vary"] == "Accept-Encoding"
+        assert last_modified(response).tzinfo is not None
+        assert int(response.headers["content-length"]) == len(response.content)
+        assert "content-encoding" not in response.headers
+
+    def test_the_etag_is_the_hash_of_the_bytes(self, client: InProcess) -> None:
+        """Two fetches give the same bytes and ETag; the ETag is their SHA-256."""
+        import base64
+        import hashlib
+
+        first = client.get("/calendar.ics", headers=IDENTITY)
+        second = client.get("/calendar.ics", headers=IDENTITY)
+        assert first.content == second.content
+        digest = base64.urlsafe_b64encode(hashlib.sha256(first.content).digest()).rstrip(b"=")
+        assert first.headers["etag"] == f'"{digest.decode()}"' == second.headers["etag"]
+
+    def test_if_none_match(self, client: InProcess) -> None:
+        """The ETag, W/ of it, a list holding it, or * give 304; another tag gives 200."""
+        first = client.get("/calendar.ics", headers=IDENTITY)
+        etag = first.headers["etag"]
+        for value in (etag, f"W/{etag}", f'"nope", {etag}', f'W/"x",W/{etag}', "*"):
+            response = client.get("/calendar.ics", headers={**IDENTITY, "If-None-Match": value})
+            assert response.status_code == 304, value
+            assert response.content == b""
+            for name in ("etag", "last-modified", "cache-control", "vary"):
+                assert response.headers[name] == first.headers[name]
+        response = client.get("/calendar.ics", headers={**IDENTITY, "If-None-Match": '"nope"'})
+        assert response.status_code == 200
+        assert response.content == first.content
+
+    def test_if_modified_since_is_compared(self, client: InProcess) -> None:
+        """304 when the feed is not newer than the date; 200 when it is, or when invalid."""
+        first = client.get("/calendar.ics", headers=IDENTITY)
+        served = last_modified(first)
+
+        def since(moment: _dt.datetime | str) -> httpx.Response:
+            value = moment if isinstance(moment, str) else email.utils.format_datetime(
+                moment.astimezone(_dt.UTC), usegmt=True)
+            return client.get("/calendar.ics", headers={**IDENTITY, "If-Modified-Since": value})
+
+        exact = since(first.headers["last-modified"])
+        assert exact.status_code == 304
+        assert exact.headers["etag"] == first.headers["etag"]
+        assert exact.headers["last-modified"] == first.headers["last-modified"]
+        assert exact.headers["cache-control"] == first.headers["cache-control"]
+        assert since(served + _dt.timedelta(days=1)).status_code == 304
+        assert since(served - _dt.timedelta(seconds=1)).status_code == 200
+        assert since("Thu, 01 Jan 1970 00:00:00 GMT").status_code == 200
+        assert since("not a date").status_code == 200
+        # The obsolete asctime format is an HTTP date too.
+        later = (served + _dt.timedelta(hours=1)).astimezone(_dt.UTC)
+        assert since(later.strftime("%a %b %d %H:%M:%S %Y")).status_code == 304
+
+    def test_if_none_match_wins_over_if_modified_since(self, client: InProcess) -> None:
+        """A non-matching ETag gives 200 whatever the date; a matching one 304."""
+        first = client.get("/calendar.ics", headers=IDENTITY)
+        stamp = first.headers["last-modified"]
+        both = {**IDENTITY, "If-Modified-Since": stamp, "If-None-Match": '"other"'}
+        assert client.get("/calendar.ics", headers=both).status_code == 200
+        old = {
+            **IDENTITY,
+            "If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT",
+            "If-None-Match": first.headers["etag"],
+        }
+        assert client.get("/calendar.ics", headers=old).status_code == 304
+
+    def test_head(self, client: InProcess) -> None:
+        """HEAD gives GET's headers and no body; conditional HEAD gives 304."""
+        got = client.get("/calendar.ics", headers=IDENTITY)
+        head = client.head("/calendar.ics", headers=IDENTITY)
+        assert head.status_code == 200
+        assert head.content == b""
+        for name in ("etag", "last-modified", "content-type", "content-length", "cache-control"):
+            assert head.headers[name] == got.headers[name]
+        conditional = {**IDENTITY, "If-None-Match": got.headers["etag"]}
+        assert client.head("/calendar.ics", headers=conditional).status_code == 304
+
+    def test_gzip(self, client: InProcess) -> None:
+        """gzip when accepted: the same bytes compressed, with an ETag of its own.
+
+        Either variant's ETag revalidates either variant: both are the same feed.
+        """
+        plain = client.get("/calendar.ics", headers=IDENTITY)
+        zipped_headers, raw = client.raw("/calendar.ics", headers={"Accept-Encoding": "gzip"})
+        assert zipped_headers["content-encoding"] == "gzip"
+        assert zipped_headers["vary"] == "Accept-Encoding"
+        assert int(zipped_headers["content-length"]) == len(raw)
+        assert gzip.decompress(raw) == plain.content
+        assert zipped_headers["etag"] != plain.headers["etag"]
+        assert zipped_headers["last-modified"] == plain.headers["last-modified"]
+        for etag in (plain.headers["etag"], zipped_headers["etag"]):
+            for encoding in ("gzip", "identity"):
+                response = client.get(
+                    "/calendar.ics", headers={"Accept-Encoding": encoding, "If-None-Match": etag}
+                )
+                assert response.status_code == 304
+                expected = zipped_headers if encoding == "gzip" else plain.headers
+                assert response.headers["etag"] == expected["etag"]
+        refused = client.get("/calendar.ics", headers={"Accept-Encoding": "gzip;q=0, br"})
+        assert "content-encoding" not in refused.headers
+        star = client.get("/calendar.ics", headers={"Accept-Encoding": "*"})
+        assert star.headers["content-encoding"] == "gzip"
+
+    def test_other_methods_are_not_allowed(self, client: InProcess) -> None:
+        """POST on a feed gives 405."""
+        assert client.post("/calendar.ics").status_code == 405
+
+
+class TestFollowing:
+    def test_a_new_event_shows_without_a_restart(
+        self, client: InProcess, seeded: Seeded
+    ) -> None:
+        """An event appended by another handle shows within about a second, newer."""
+        before = client.get("/calendar.ics", headers=IDENTITY)
+        before_org = client.get(org_path(seeded.token), headers=IDENTITY)
+        add_meeting(seeded.url, "Working Group on Firearms")
+        conditional = {**IDENTITY, "If-None-Match": before.headers["etag"]}
+        assert wait_for(
+            lambda: client.get("/calendar.ics", headers=conditional).status_code == 200, 2.0
+        )
+        after = client.get("/calendar.ics", headers=IDENTITY)
+        assert after.headers["etag"] != before.headers["etag"]
+        assert b"Working Group on Firearms" in after.content
+        assert last_modified(after) >= last_modified(before)
+        since = {**IDENTITY, "If-Modified-Since": before.headers["last-modified"]}
+        assert client.get("/calendar.ics", headers=since).status_code == 200
+        after_org = client.get(org_path(seeded.token), headers=IDENTITY)
+        assert after_org.headers["etag"] != before_org.headers["etag"]
+        assert b"Working Group on Firearms" in after_org.content
+
+    def test_health(self, client: InProcess, alliance: Alliance) -> None:
+        """/healthz says ok, the log position, and how many feeds are cached."""
+        response = client.get("/healthz")
+        assert response.status_code == 200
+        report = response.json()
+        assert report["status"] == "ok"
+        assert report["position"] == alliance.log.head()
+        assert report["feeds"] == 1
+
+    def test_errors_in_the_follower_are_logged_and_retried(
+        self, alliance: Alliance, seeded: Seeded, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A failing render is logged, /healthz says so, the old feed is still served."""
+        failing = FailingRenderer(FeedRenderer())
+        app = create_app(alliance, renderer=failing, poll_interval=0.05)
+        with running(app) as client:
+            before = client.get("/calendar.ics", headers=IDENTITY)
+            failing.fail = True
+            add_meeting(seeded.url)
+            assert wait_for(lambda: client.get("/healthz").status_code == 503)
+            assert client.get("/healthz").json()["status"] == "failing"
+            assert client.get("/calendar.ics", headers=IDENTITY).content == before.content
+            failing.fail = False
+            assert wait_for(lambda: client.get("/healthz").status_code == 200, 5.0)
+            after = client.get("/calendar.ics", headers=IDENTITY)
+            assert after.headers["etag"] != before.headers["etag"]
+        assert any("following the log failed" in r.getMessage() for r in caplog.records)
+
+
+class TestTokens:
+    def test_the_token_matrix(
+        self, client: InProcess, seeded: Seeded, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Valid: 200 (private); wrong, revoked, missing: the same 404 as any unknown path."""
+        caplog.set_level(logging.DEBUG)
+        valid = client.get(org_path(seeded.token), headers=IDENTITY)
+        assert valid.status_code == 200
+        assert valid.headers["cache-control"] == "private, max-age=7200"
+        assert valid.content.startswith(b"BEGIN:VCALENDAR")
+        assert client.head(org_path(seeded.token)).status_code == 200
+        unknown_path = client.get("/nothing-here")
+        for path in (
+            org_path(seeded.token + "x"),
+            org_path(seeded.revoked),
+            org_path("x" * 1000),
+            "/o//calendar.ics",
+            "/o/calendar.ics",
+            "/o/%20/calendar.ics",
+        ):
+            response = client.get(path)
+            assert response.status_code == 404, path
+            assert response.content == unknown_path.content == b"Not Found"
+            assert response.headers["content-type"] == unknown_path.headers["content-type"]
+        assert client.head(org_path(seeded.revoked)).status_code == 404
+        # Everything logged on the server's side (httpx, the client, names the URL it got).
+        server_side = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+        logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in server_side)
+        assert seeded.token not in logged
+        assert seeded.revoked not in logged
+
+    def test_the_organisation_feed_revalidates(self, client: InProcess, seeded: Seeded) -> None:
+        """Organisation feeds have the same validators and 304s."""
+        first = client.get(org_path(seeded.token), headers=IDENTITY)
+        again = client.get(
+            org_path(seeded.token), headers={**IDENTITY, "If-None-Match": first.headers["etag"]}
+        )
+        assert again.status_code == 304
+        assert again.headers["cache-control"] == "private, max-age=7200"
+
+    def test_feeds_are_cached_by_organisation_not_token(
+        self, client: InProcess, seeded: Seeded
+    ) -> None:
+        """Two tokens of one organisation share one cached feed (same bytes)."""
+        first = client.get(org_path(seeded.token), headers=IDENTITY)
+        second = client.get(org_path(seeded.second_token), headers=IDENTITY)
+        assert first.content == second.content
+        assert first.headers["etag"] == second.headers["etag"]
+        assert client.get("/healthz").json()["feeds"] == 2  # public + the organisation
+        server: FeedServer = client.app.state.feeds
+        assert seeded.token not in repr(server._tokens)
+        assert token_hash(seeded.token) in server._tokens
+
+    def test_revocation_takes_effect_while_running(
+        self, client: InProcess, seeded: Seeded
+    ) -> None:
+        """A token revoked through another handle stops working within a poll or two."""
+        assert client.get(org_path(seeded.second_token)).status_code == 200
+        with Alliance.open(seeded.url) as other:
+            other.revoke_feed_token(seeded.organisation, seeded.second_id)
+        assert wait_for(lambda: client.get(org_path(seeded.second_token)).status_code == 404)
+        assert client.get(org_path(seeded.token)).status_code == 200
+
+
+class TestIndex:
+    def test_the_three_subscribe_links(self, client: InProcess) -> None:
+        """webcal://, Google's render?cid=webcal%3A…, and the plain address, from the host."""
+        page = client.get("/").text
+        assert 'href="webcal://testserver/calendar.ics"' in page
+        google = "https://calendar.google.com/calendar/render?cid=" + quote(
+            "webcal://testserver/calendar.ics", safe=""
+        )
+        assert google == (
+            "https://calendar.google.com/calendar/render?cid=webcal%3A%2F%2Ftestserver%2Fcalendar.ics"
+        )
+        assert f'href="{google}"' in page
+        assert "<code>http://testserver/calendar.ics</code>" in page
+
+    def test_a_base_url_and_escaping(self, alliance: Alliance) -> None:
+        """With a base URL the links use it; a hostile Host header is escaped."""
+        app = create_app(alliance, base_url="https://events.example.org/feeds/")
+        with running(app) as client:
+            page = client.get("/").text
+        assert 'href="webcal://events.example.org/feeds/calendar.ics"' in page
+        assert "<code>https://events.example.org/feeds/calendar.ics</code>" in page
+        assert subscribe_links("https://x.org")["google"].endswith("cid=webcal%3A%2F%2Fx.org%2Fcalendar.ics")
+        with running(create_app(alliance)) as client:
+            page = client.get("/", headers={"Host": 'evil"><script>'}).text
+        assert "<script>" not in page
+
+
+class FailingRenderer:
+    """Wraps a renderer; raises while ``fail`` is set; counts renders."""
+
+    def __init__(self, inner: FeedRenderer) -> None:
+        self.inner = inner
+        self.fail = False
+        self.renders = 0
+        self.refresh = inner.refresh
+        self.name = "Alliance calendar"
+
+    def render(self, state: Any, audience: Audience, *, now: _dt.datetime) -> Feed:
+        if self.fail:
+            raise RuntimeError("renderer broken on purpose")
+        self.renders += 1
+        return self.inner.render(state, audience, now=now)
+
+
+class TestHotPath:
+    def test_a_304_renders_nothing_and_reads_no_database(self, alliance: Alliance) -> None:
+        """Without the lifespan (ASGITransport): first GET renders; 304s touch nothing."""
+        counting = FailingRenderer(FeedRenderer())
+        app = create_app(alliance, renderer=counting)  # type: ignore[arg-type]
+
+        async def scenario() -> None:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://feeds") as client:
+                first = await client.get("/calendar.ics", headers=IDENTITY)
+                assert first.status_code == 200
+                assert counting.renders == 1
+
+                def no_database(*args: object, **kwargs: object) -> None:
+                    raise AssertionError("the database was read")
+
+                alliance.log.read_all = no_database  # type: ignore[method-assign]
+                alliance.log.head = no_database  # type: ignore[method-assign]
+                for headers in (
+                    {"If-None-Match": first.headers["etag"]},
+                    {"If-Modified-Since": first.headers["last-modified"]},
+                    {"If-None-Match": first.headers["etag"], "Accept-Encoding": "gzip"},
+                ):
+                    response = await client.get("/calendar.ics", headers=headers)
+                    assert response.status_code == 304
+                assert (await client.get("/calendar.ics")).status_code == 200
+                assert counting.renders == 1
+
+        anyio.run(scenario)
+
+    def test_last_modified_never_moves_backwards(self, alliance: Alliance) -> None:
+        """A render with an older time keeps the served time; new bytes move it forward."""
+        renderer = ScriptedRenderer()
+        server = FeedServer(
+            alliance, renderer=renderer, poll_interval=1, rerender_every=0,  # type: ignore[arg-type]
+            clock=lambda: pendulum.datetime(2030, 1, 1, tz="UTC"),
+        )
+        t0 = pendulum.datetime(2025, 5, 1, 12, tz="UTC")
+        renderer.next = Feed(body=b"A", last_modified=t0, item_count=1)
+        first = server._render_first(Audience.public())
+        renderer.next = Feed(body=b"A", last_modified=t0.subtract(days=3), item_count=1)
+        server.refresh(force=True)
+        same = server._feeds[Audience.public().key]
+        assert same.last_modified == first.last_modified
+        renderer.next = Feed(body=b"B", last_modified=t0.subtract(days=3), item_count=1)
+        server.refresh(force=True)
+        changed = server._feeds[Audience.public().key]
+        assert changed.last_modified > first.last_modified
+        assert changed.etag != first.etag
+
+
+class ScriptedRenderer:
+    """Returns whatever feed the test put in ``next``."""
+
+    refresh = _dt.timedelta(hours=2)
+    name = "Scripted"
+
+    def __init__(self) -> None:
+        self.next: Feed | None = None
+
+    def render(self, state: Any, audience: Audience, *, now: _dt.datetime) -> Feed:
+        assert self.next is not None
+        return self.next
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def served(seeded: Seeded, tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+    """``alliance-events serve`` on a free loopback port; always stopped at the end."""
+    port = _free_port()
+    output = tmp_path / "server.log"
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [*CLI, "--db", str(seeded.path), "serve", "--port", str(port),
+             "--poll-interval", "0.1"],
+            stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                assert process.poll() is None, output.read_text()
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "the server did not come up"
+                time.sleep(0.1)
+            yield base, output, process
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=5)
+
+
+class TestServeProcess:
+    def test_a_real_server_on_loopback(
+        self, served: tuple[str, Path, subprocess.Popen[bytes]], seeded: Seeded
+    ) -> None:
+        """Validators, gzip, tokens, following the log, over a real socket; no token logged.
+
+        Ctrl-C (SIGINT) then stops it cleanly, with status 0.
+        """
+        base, output, process = served
+        with httpx.Client(base_url=base, timeout=5, headers=IDENTITY) as client:
+            first = client.get("/calendar.ics")
+            assert first.status_code == 200
+            assert first.headers["content-type"] == "text/calendar; charset=utf-8"
+            etag, stamp = first.headers["etag"], first.headers["last-modified"]
+            assert client.get("/calendar.ics", headers={"If-None-Match": etag}).status_code == 304
+            assert client.get(
+                "/calendar.ics", headers={"If-Modified-Since": stamp}).status_code == 304
+            assert client.get("/calendar.ics", headers={
+                "If-Modified-Since": stamp, "If-None-Match": '"x"'}).status_code == 200
+            head = client.head("/calendar.ics")
+            assert head.status_code == 200
+            assert head.headers["content-length"] == first.headers["content-length"]
+            with client.stream("GET", "/calendar.ics", headers={"Accept-Encoding": "gzip"}) as r:
+                assert r.headers["content-encoding"] == "gzip"
+                assert gzip.decompress(b"".join(r.iter_raw())) == first.content
+
+            assert client.get(org_path(seeded.token)).status_code == 200
+            for path in (org_path(seeded.revoked), org_path("wrong"), "/o//calendar.ics",
+                         "/o/calendar.ics"):
+                assert client.get(path).status_code == 404, path
+
+            add_meeting(seeded.url, "Plenary")
+            assert wait_for(
+                lambda: client.get(
+                    "/calendar.ics", headers={"If-None-Match": etag}).status_code == 200,
+                2.0,
+            )
+            after = client.get("/calendar.ics")
+            assert after.headers["etag"] != etag
+            assert last_modified(after) >= last_modified(first)
+            assert b"Plenary" in after.content
+            index = client.get("/").text
+            assert f"webcal://127.0.0.1:{base.rsplit(':', 1)[1]}/calendar.ics" in index
+            assert client.get("/healthz").json()["status"] == "ok"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        logged = output.read_text()
+        assert "Uvicorn running" in logged  # the capture works
+        assert seeded.token not in logged
+        assert seeded.revoked not in logged
+        assert "/o/" not in logged
+        assert "stopped" in logged

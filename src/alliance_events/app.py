@@ -64,7 +64,7 @@ from alliance_events.events import Event, EventRegistry
 from alliance_events.log import open_log
 from alliance_events.log.base import EventLog, Recorded
 from alliance_events.projections.alliance import AllianceProjection, AllianceState
-from alliance_events.projections.history import HistoryEntry, history_entry
+from alliance_events.projections.history import HistoryEntry, describe_when, history_entry
 from alliance_events.projections.registration import (
     DeadlineView,
     MeetingView,
@@ -485,6 +485,70 @@ class Alliance:
                 f"{'no' if not matches else 'more than one'} person is called {name!r}",
             )
         return matches[0]
+
+    def find_meeting(self, name: str) -> uuid.UUID:
+        """Return the id of the meeting with this id or title (a whole title, any case).
+
+        Raises:
+            UnknownReferenceError: no meeting has it (rule ``unknown-meeting``), or more
+                than one has that title (rule ``ambiguous-meeting``; the message lists
+                their ids, to name one of them by).
+
+        """
+        text = name.strip()
+        state = self.state
+        meeting_id = _as_uuid(text)
+        if meeting_id is not None:
+            if state.meeting(meeting_id) is None:
+                raise UnknownReferenceError("unknown-meeting", f"no meeting {text} is scheduled")
+            return meeting_id
+        wanted = text.casefold()
+        matches = sorted(
+            (
+                m for m in state.meetings.values()
+                if m.exists and wanted and m.title.casefold() == wanted
+            ),
+            key=lambda m: _sort_key(m.when),  # type: ignore[arg-type]
+        )
+        if not matches:
+            raise UnknownReferenceError("unknown-meeting", f"no meeting is called {name!r}")
+        if len(matches) > 1:
+            candidates = "; ".join(
+                f"{m.meeting_id} ({describe_when(m.when)})"  # type: ignore[arg-type]
+                for m in matches
+            )
+            raise UnknownReferenceError(
+                "ambiguous-meeting",
+                f"{len(matches)} meetings are called {name!r}: {candidates}; name one by its id",
+            )
+        return matches[0].meeting_id  # type: ignore[return-value]
+
+    def find_deadline(self, name: str) -> uuid.UUID:
+        """Return the id of the deadline with this id or title (a whole title, any case).
+
+        Raises:
+            UnknownReferenceError: no deadline has it (rule ``unknown-deadline``), or more
+                than one has that title (rule ``ambiguous-deadline``, listing their ids).
+
+        """
+        text = name.strip()
+        deadlines = self.state.all_deadlines()
+        deadline_id = _as_uuid(text)
+        if deadline_id is not None:
+            if all(d.deadline_id != deadline_id for d in deadlines):
+                raise UnknownReferenceError("unknown-deadline", f"no deadline {text} is set")
+            return deadline_id
+        wanted = text.casefold()
+        matches = [d for d in deadlines if wanted and d.title.casefold() == wanted]
+        if not matches:
+            raise UnknownReferenceError("unknown-deadline", f"no deadline is called {name!r}")
+        if len(matches) > 1:
+            candidates = "; ".join(str(d.deadline_id) for d in matches)
+            raise UnknownReferenceError(
+                "ambiguous-deadline",
+                f"{len(matches)} deadlines are called {name!r}: {candidates}; name one by its id",
+            )
+        return matches[0].deadline_id
 
     # -- meetings ------------------------------------------------------------------------
 
@@ -1096,23 +1160,37 @@ class Alliance:
             views = [v for v in views if v.status != "cancelled"]
         return sorted(views, key=lambda v: (v.due, v.title))
 
-    def history(self, meeting_id: uuid.UUID) -> list[HistoryEntry]:
+    def history(self, meeting_id: uuid.UUID, *, as_of: AsOf = None) -> list[HistoryEntry]:
         """Return the meeting's audit trail in plain words: who did what, when.
 
+        Args:
+            meeting_id: the meeting.
+            as_of: stop at a past moment (as :meth:`state_as_of`), naming people and
+                organisations as they were known then.
+
         Raises:
-            UnknownReferenceError: no such meeting.
+            UnknownReferenceError: no such meeting (at that moment).
 
         """
-        state = self.state
+        state, _ = self.state_as_of(as_of)
         if state.meeting(meeting_id) is None:
             raise UnknownReferenceError("unknown-meeting", f"no meeting {meeting_id} is scheduled")
         records = self.log.read_stream(mt.meeting_stream(meeting_id))
+        if as_of is not None:
+            records = (r for r in records if r.position <= state.position)
         return [history_entry(record, state) for record in records]
 
 
 def token_hash(token: str) -> str:
     """Return the hex SHA-256 of a feed token: what the log stores instead of the token."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _as_uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
 
 
 def _quotas(quotas: Mapping[Role | str, int]) -> tuple[mt.Quota, ...]:

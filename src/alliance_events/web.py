@@ -489,6 +489,10 @@ def create_app(
             did not move (items leave the window as time passes).
         clock: the time feeds are rendered at; the Alliance's clock by default.
 
+    Mounted inside another Starlette application, the feed server's lifespan (which
+    follows the log) does not run by itself: enter ``app.router.lifespan_context(app)``
+    in the host's lifespan, and give ``base_url`` with the mount path.
+
     """
     server = FeedServer(
         alliance,

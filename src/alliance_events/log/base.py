@@ -145,8 +145,10 @@ class EventLog(Protocol):
             ConcurrencyError: the stream is not at ``expected_version``.
             DuplicateEventError: an id is stored already with other content or stream,
                 or only some ids of the batch are.
-            InvalidAppendError, InvalidStreamNameError, CodecError,
-            UnknownEventTypeError: the arguments are wrong; nothing was written.
+            InvalidAppendError: a non-event, a bad expected version; nothing written.
+            InvalidStreamNameError: an empty, over-long or non-text stream name.
+            CodecError: an event cannot be encoded (a naive date-time, say).
+            UnknownEventTypeError: an event's class is not registered.
 
         """
         ...

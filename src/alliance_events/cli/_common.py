@@ -1,0 +1,348 @@
+"""What every command shares: the group, the log, refusals, names, JSON and progress."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import functools
+import json
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Final, NoReturn, TypeVar
+
+import attrs
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from alliance_events.app import Alliance, AsOf
+from alliance_events.errors import AllianceEventsError, UnknownReferenceError
+from alliance_events.timing import AllDay, Timed
+
+__all__ = [
+    "DB_ENV",
+    "DEFAULT_DB",
+    "PROGRESS_THRESHOLD",
+    "Settings",
+    "as_of_option",
+    "catch_up",
+    "console",
+    "db_url",
+    "emit_json",
+    "json_option",
+    "main",
+    "nomination_of",
+    "open_alliance",
+    "plain",
+    "refusals_exit",
+    "refuse",
+    "settings",
+    "when_arguments",
+    "when_options",
+    "zone_label",
+]
+
+DB_ENV: Final = "ALLIANCE_EVENTS_DB"
+DEFAULT_DB: Final = "alliance.db"
+PROGRESS_THRESHOLD: Final = 30_000
+"""A catch-up over fewer records than this is quick: no progress bar for it."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def console(*, stderr: bool = False) -> Console:
+    """Return a console for users' text.
+
+    No markup and no highlighting: titles and names are users' text, and
+    ``[rule: quota]`` is not a style. Lines are not wrapped (paths stay whole in a pipe).
+    """
+    return Console(highlight=False, markup=False, soft_wrap=True, stderr=stderr)
+
+
+def refuse(error: AllianceEventsError) -> NoReturn:
+    """Print ``error`` as one line on stderr and exit with status 2."""
+    click.echo(f"refused: {' '.join(str(error).split())}", err=True)
+    sys.exit(2)
+
+
+def refusals_exit(function: F) -> F:
+    """Turn the library's errors into one line on stderr and exit status 2."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except AllianceEventsError as error:
+            refuse(error)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class _Group(click.Group):
+    """The top group: a refusal anywhere below it is one line and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AllianceEventsError as error:
+            refuse(error)
+
+
+@attrs.frozen
+class Settings:
+    """The group's options, for its commands."""
+
+    db: str
+    actor: str | None
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="alliance-events")
+@click.option(
+    "--db",
+    envvar=DB_ENV,
+    default=DEFAULT_DB,
+    show_default=True,
+    help=f"The event log: a SQLite path, sqlite:///…, postgresql://… (env {DB_ENV}).",
+)
+@click.option(
+    "--actor",
+    envvar="ALLIANCE_EVENTS_ACTOR",
+    default=None,
+    help="Who gives the commands, as the history shows it (env ALLIANCE_EVENTS_ACTOR).",
+)
+@click.pass_context
+def main(context: click.Context, db: str, actor: str | None) -> None:
+    """Keep the alliance's calendar and delegate registrations.
+
+    Meetings, organisations and persons are named by id, or by their title, name or
+    acronym when that is unique. A refused command prints one line naming the rule
+    and exits with status 2; it records nothing.
+    """
+    context.obj = Settings(db=db, actor=actor)
+
+
+def settings(context: click.Context) -> Settings:
+    """Return the group's options."""
+    found = context.find_object(Settings)
+    assert found is not None  # noqa: S101 - main() always sets it
+    return found
+
+
+def db_url(db: str) -> str:
+    """Return the log's URL for ``--db`` (a plain path is a SQLite file)."""
+    return db if "://" in db or db.startswith("memory:") else f"sqlite:///{db}"
+
+
+@contextmanager
+def open_alliance(
+    context: click.Context, *, quiet: bool = False, **kwargs: Any
+) -> Iterator[Alliance]:
+    """Open the application over ``--db``, its state caught up (with a progress bar).
+
+    ``quiet``: no progress bar (it goes to stderr anyway; this is for ``--json``
+    consumers that watch stderr too).
+    """
+    with Alliance.open(db_url(settings(context).db), **kwargs) as alliance:
+        catch_up(alliance, show=not quiet)
+        yield alliance
+
+
+def catch_up(
+    alliance: Alliance,
+    *,
+    show: bool = True,
+    output: Console | None = None,
+    threshold: int = PROGRESS_THRESHOLD,
+) -> int:
+    """Bring the state up to date with the log; return how many records were applied.
+
+    A progress bar (on stderr, gone when done) shows only for a log of at least
+    ``threshold`` records and only once the first 10,000 are applied: a short catch-up
+    shows nothing at all. It never touches stdout, so ``--json`` output stays clean.
+    """
+    total = alliance.log.head()
+    if not show or total < threshold:
+        return alliance.catch_up()
+    progress: Progress | None = None
+    task = None
+
+    def report(position: int) -> None:
+        nonlocal progress, task
+        if progress is None:
+            progress = Progress(
+                TextColumn("reading the log"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=output if output is not None else console(stderr=True),
+                transient=True,
+            )
+            progress.start()
+            task = progress.add_task("catch-up", total=total)
+        assert task is not None  # noqa: S101 - set with progress
+        progress.update(task, completed=position)
+
+    try:
+        return alliance.catch_up(progress=report)
+    finally:
+        if progress is not None:
+            progress.stop()
+
+
+# -- options shared by many commands --------------------------------------------------
+
+
+def json_option(function: F) -> F:
+    """Add ``--json``: JSON on stdout instead of a table."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON on stdout (ISO times, ids as text)."
+    )(function)
+
+
+class _AsOf(click.ParamType):  # type: ignore[type-arg]
+    name = "POSITION|DATE[TIME]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> AsOf:
+        if isinstance(value, int | _dt.datetime):
+            return value
+        text = str(value).strip()
+        if text.isdigit():
+            return int(text)
+        return text  # the application parses it, and refuses what it cannot read
+
+
+def as_of_option(function: F) -> F:
+    """Add ``--as-of``: look from a past log position or date/time."""
+    return click.option(
+        "--as-of",
+        "as_of",
+        type=_AsOf(),
+        default=None,
+        help="Look from a past moment: a log position (42), a date (2023-04-01: the end "
+        "of that day in Vienna) or a time (2023-04-01T12:00+02:00).",
+    )(function)
+
+
+def when_options(function: F) -> F:
+    """Add the options that say when a meeting takes place."""
+    options = [
+        click.option("--start", help="A timed meeting's start, a wall time: '2023-04-19 15:00'."),
+        click.option("--end", help="Its end: a wall time, or a time of day on the start's date."),
+        click.option(
+            "--zone", default="Europe/Vienna", show_default=True,
+            help="The IANA zone of --start/--end, or a fixed offset such as GMT+1.",
+        ),
+        click.option("--first-day", help="An all-day meeting's first day: 2023-05-30."),
+        click.option("--last-day", help="Its last day (inclusive; default: the first day)."),
+        click.option(
+            "--disambiguate", type=click.Choice(["earlier", "later"]), default=None,
+            help="For a wall time in a summer-time gap or overlap: which instant to take "
+            "(refused without it).",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def when_arguments(
+    start: str | None,
+    end: str | None,
+    zone: str,
+    first_day: str | None,
+    last_day: str | None,
+    disambiguate: str | None,
+) -> dict[str, Any]:
+    """Return the application's keyword arguments for the ``when_options``."""
+    return {
+        "start": start, "end": end, "zone": zone, "first_day": first_day,
+        "last_day": last_day, "disambiguate": disambiguate or "raise",
+    }
+
+
+# -- names ----------------------------------------------------------------------------
+
+
+def nomination_of(alliance: Alliance, meeting: uuid.UUID, name: str) -> uuid.UUID:
+    """Return the nomination named by its id, or by its person (name, e-mail or id).
+
+    A person has at most one active nomination per meeting; if none is active, their
+    latest one is named (and the application says why the command cannot apply to it).
+    """
+    view = alliance.registration(meeting)
+    delegates = [d for delegation in view.delegations for d in delegation.delegates]
+    text = name.strip()
+    for delegate in delegates:
+        if str(delegate.nomination_id) == text.lower():
+            return delegate.nomination_id
+    person = alliance.find_person(text)
+    theirs = [d for d in delegates if d.person_id == person]
+    active = [d for d in theirs if d.status.active]
+    chosen = (active or theirs)[-1:] if theirs else []
+    if not chosen:
+        raise UnknownReferenceError(
+            "unknown-nomination", f"{name!r} is not nominated for {view.meeting.title!r}"
+        )
+    return chosen[0].nomination_id
+
+
+# -- JSON -----------------------------------------------------------------------------
+
+
+def zone_label(moment: _dt.datetime) -> str:
+    """Return the IANA name of ``moment``'s zone, or its fixed offset (UTC+01:00)."""
+    name = getattr(moment.tzinfo, "key", None) or getattr(moment.tzinfo, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    offset = moment.strftime("%z")
+    return f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+
+
+def plain(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
+    """Return ``value`` as JSON data: times in ISO 8601, ids and enums as text."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return value.isoformat()
+    if isinstance(value, _dt.timedelta):
+        return _iso_duration(value)
+    if isinstance(value, Timed):
+        return {
+            "type": "timed", "start": value.start.isoformat(), "end": value.end.isoformat(),
+            "zone": zone_label(value.start),
+        }
+    if isinstance(value, AllDay):
+        return {
+            "type": "all-day", "first_day": value.first.isoformat(),
+            "last_day": value.last.isoformat(),
+        }
+    if attrs.has(type(value)):
+        return {f.name: plain(getattr(value, f.name)) for f in attrs.fields(type(value))}
+    if isinstance(value, Mapping):
+        return {str(plain(k)): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    return str(value)
+
+
+def _iso_duration(value: _dt.timedelta) -> str:
+    seconds = int(value.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    days, rest = divmod(abs(seconds), 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    clock = "".join(f"{n}{u}" for n, u in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
+    return f"{sign}P{days}D" + (f"T{clock}" if clock else "")
+
+
+def emit_json(value: Any) -> None:
+    """Print ``value`` as JSON on stdout."""
+    click.echo(json.dumps(plain(value), ensure_ascii=False, indent=2))
+

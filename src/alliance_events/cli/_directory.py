@@ -1,0 +1,270 @@
+"""``init``, ``organisation``, ``person`` and ``token``: the log and who is who."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from alliance_events.app import token_hash
+from alliance_events.cli._common import (
+    console,
+    db_url,
+    emit_json,
+    json_option,
+    main,
+    open_alliance,
+    settings,
+)
+from alliance_events.errors import UnknownReferenceError
+
+__all__ = ["init", "organisation", "person", "token"]
+
+
+@main.command()
+@click.pass_context
+def init(context: click.Context) -> None:
+    """Create the event log at --db (nothing happens to one that exists)."""
+    db = settings(context).db
+    url = db_url(db)
+    path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    existed = path is not None and path.exists()
+    with open_alliance(context) as alliance:
+        head = alliance.log.head()
+    where = str(path.resolve()) if path is not None else db
+    if existed or head:
+        click.echo(f"the event log at {where} exists already ({head} events)")
+    else:
+        click.echo(f"created the event log at {where}")
+
+
+# -- organisations --------------------------------------------------------------------
+
+
+@main.group()
+def organisation() -> None:
+    """Organisations: members and partners."""
+
+
+@organisation.command("add")
+@click.argument("name")
+@click.option("--acronym", default="",
+              help="A short name (RUAN); it names the organisation on the command line too.")
+@click.option("--not-member", is_flag=True, help="A partner, not a member of the alliance.")
+@json_option
+@click.pass_context
+def organisation_add(
+    context: click.Context, *, name: str, acronym: str, not_member: bool, as_json: bool
+) -> None:
+    """Register an organisation called NAME."""
+    with open_alliance(context, quiet=as_json) as alliance:
+        organisation_id = alliance.register_organisation(
+            name=name, acronym=acronym, member=not not_member, actor=settings(context).actor
+        )
+    if as_json:
+        emit_json({"organisation_id": organisation_id, "name": name, "acronym": acronym})
+    else:
+        click.echo(f"registered organisation {name!r}: {organisation_id}")
+
+
+@organisation.command("list")
+@json_option
+@click.pass_context
+def organisation_list(context: click.Context, *, as_json: bool) -> None:
+    """List the organisations."""
+    with open_alliance(context, quiet=as_json) as alliance:
+        found = sorted(alliance.state.organisations.values(), key=lambda o: o.name.casefold())
+    rows = [
+        {
+            "organisation_id": o.organisation_id, "name": o.name, "acronym": o.acronym,
+            "member": o.member, "feed_tokens": len(o.feed_tokens),
+        }
+        for o in found
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table(title="Organisations", title_justify="left")
+    for column in ("name", "acronym", "member", "feed tokens"):
+        table.add_column(column)
+    table.add_column("id", no_wrap=True, min_width=36)
+    for row in rows:
+        table.add_row(
+            str(row["name"]), str(row["acronym"]), "yes" if row["member"] else "no",
+            str(row["feed_tokens"]), str(row["organisation_id"]),
+        )
+    console().print(table)
+
+
+# -- persons --------------------------------------------------------------------------
+
+
+@main.group()
+def person() -> None:
+    """Persons (their names and e-mail addresses are personal data)."""
+
+
+@person.command("add")
+@click.argument("name")
+@click.option("--email", default="", help="Their e-mail address.")
+@click.option("--organisation", "organisation_name", default=None,
+              help="The organisation they belong to (id, name or acronym).")
+@json_option
+@click.pass_context
+def person_add(
+    context: click.Context, *, name: str, email: str, organisation_name: str | None, as_json: bool
+) -> None:
+    """Register a person called NAME."""
+    with open_alliance(context, quiet=as_json) as alliance:
+        organisation_id = (
+            None if organisation_name is None else alliance.find_organisation(organisation_name)
+        )
+        person_id = alliance.register_person(
+            name=name, email=email, organisation=organisation_id, actor=settings(context).actor
+        )
+    if as_json:
+        emit_json({"person_id": person_id, "name": name, "organisation_id": organisation_id})
+    else:
+        click.echo(f"registered {name}: {person_id}")
+
+
+@person.command("list")
+@click.option("--organisation", "organisation_name", default=None,
+              help="Only the persons of this organisation.")
+@json_option
+@click.pass_context
+def person_list(context: click.Context, *, organisation_name: str | None, as_json: bool) -> None:
+    """List the persons."""
+    with open_alliance(context, quiet=as_json) as alliance:
+        wanted = (
+            None if organisation_name is None else alliance.find_organisation(organisation_name)
+        )
+        state = alliance.state
+        rows = [
+            {
+                "person_id": p.person_id, "name": p.name, "email": p.email,
+                "organisation_id": p.organisation_id,
+                "organisation": state.organisation_name(p.organisation_id),
+            }
+            for p in sorted(state.persons.values(), key=lambda p: p.name.casefold())
+            if wanted is None or p.organisation_id == wanted
+        ]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table(title="Persons", title_justify="left")
+    for column in ("name", "e-mail", "organisation"):
+        table.add_column(column)
+    table.add_column("id", no_wrap=True, min_width=36)
+    for row in rows:
+        table.add_row(
+            str(row["name"]), str(row["email"]), str(row["organisation"]), str(row["person_id"])
+        )
+    console().print(table)
+
+
+# -- feed tokens ----------------------------------------------------------------------
+
+
+@main.group()
+def token() -> None:
+    """Organisations' private feed addresses."""
+
+
+@token.command("issue")
+@click.argument("organisation_name", metavar="ORGANISATION")
+@click.option("--label", default="", help="A note on what the address is for.")
+@click.option(
+    "--base-url", default="http://127.0.0.1:8000", show_default=True,
+    help="Where the feed server (alliance-events serve) is reached.",
+)
+@json_option
+@click.pass_context
+def token_issue(
+    context: click.Context, *, organisation_name: str, label: str, base_url: str, as_json: bool
+) -> None:
+    """Give ORGANISATION a private feed address; print its token and URL, this once."""
+    with open_alliance(context, quiet=as_json) as alliance:
+        organisation_id = alliance.find_organisation(organisation_name)
+        token_id, secret = alliance.issue_feed_token(
+            organisation_id, label=label, actor=settings(context).actor
+        )
+    url = f"{base_url.rstrip('/')}/o/{secret}/calendar.ics"
+    if as_json:
+        emit_json(
+            {"organisation_id": organisation_id, "token_id": token_id, "token": secret,
+             "feed_url": url}
+        )
+    else:
+        click.echo(f"token: {secret}")
+        click.echo(f"feed:  {url}")
+        click.echo(f"id:    {token_id}")
+    click.echo(
+        "warning: the token is shown only this once: the log keeps its SHA-256, not the "
+        "token. Send it to the organisation now; issue another if it is lost.",
+        err=True,
+    )
+
+
+@token.command("revoke")
+@click.argument("organisation_name", metavar="ORGANISATION")
+@click.option("--id", "token_id", type=click.UUID, default=None, help="The token's id.")
+@click.option("--token", "secret", default=None, help="The token itself.")
+@click.option("--reason", default="", help="Why (shown in the history).")
+@click.pass_context
+def token_revoke(
+    context: click.Context,
+    *,
+    organisation_name: str,
+    token_id: uuid.UUID | None,
+    secret: str | None,
+    reason: str,
+) -> None:
+    """Stop a private feed address of ORGANISATION from working.
+
+    Name the token by --id or by --token; without either, the organisation's only live
+    token is revoked.
+    """
+    with open_alliance(context) as alliance:
+        organisation_id = alliance.find_organisation(organisation_name)
+        found = alliance.state.organisations[organisation_id]
+        live = dict(found.feed_tokens)
+        if secret is not None:
+            wanted = token_hash(secret)
+            matches = [i for i, h in live.items() if hmac.compare_digest(h, wanted)]
+            if not matches:
+                raise UnknownReferenceError(
+                    "unknown-feed-token", f"that token is not a live token of {found.name!r}"
+                )
+            token_id = matches[0]
+        elif token_id is None:
+            if len(live) != 1:
+                ids = ", ".join(str(i) for i in live) or "none"
+                raise UnknownReferenceError(
+                    "unknown-feed-token",
+                    f"{found.name!r} has {len(live)} live feed tokens ({ids}): name one by --id",
+                )
+            token_id = next(iter(live))
+        alliance.revoke_feed_token(
+            organisation_id, token_id, reason=reason, actor=settings(context).actor
+        )
+    click.echo(f"revoked feed token {token_id} of {found.name!r}")
+
+
+@token.command("list")
+@click.argument("organisation_name", metavar="ORGANISATION")
+@json_option
+@click.pass_context
+def token_list(context: click.Context, *, organisation_name: str, as_json: bool) -> None:
+    """List the ids of ORGANISATION's live feed tokens (the tokens are not kept)."""
+    with open_alliance(context, quiet=as_json) as alliance:
+        organisation_id = alliance.find_organisation(organisation_name)
+        ids = list(alliance.state.organisations[organisation_id].feed_tokens)
+    if as_json:
+        emit_json({"organisation_id": organisation_id, "token_ids": ids})
+    else:
+        for token_id in ids:
+            click.echo(str(token_id))

@@ -1,0 +1,264 @@
+"""``export``, ``tail``, ``serve`` and ``demo``: the log and the calendars, outwards."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import click
+import pendulum
+
+from alliance_events.app import Alliance, AsOf
+from alliance_events.cli._common import (
+    as_of_option,
+    console,
+    emit_json,
+    json_option,
+    main,
+    open_alliance,
+    plain,
+    settings,
+)
+from alliance_events.cli._tables import registration_table, summary_table
+from alliance_events.log.base import Recorded
+from alliance_events.projections.history import history_entry
+
+if TYPE_CHECKING:
+    from alliance_events.ical import Audience
+
+__all__ = ["demo", "export", "serve", "tail", "write_atomically"]
+
+_SPINNER_ITEMS: Final = 2_000  # rendering ~0.8 ms an item: from here it takes a moment
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all.
+
+    The bytes go to a temporary file in the same folder, flushed to the disk, which
+    then replaces ``path`` in one rename: a reader (a web server serving the file, a
+    calendar fetching it) sees the old file or the new one, never a half-written one.
+    """
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def _audience(alliance: Alliance, text: str) -> Audience:
+    from alliance_events.ical import Audience  # noqa: PLC0415 - icalendar: only export needs it
+
+    kind, _, name = text.partition(":")
+    if kind == "public" and not name:
+        return Audience.public()
+    if kind == "secretariat" and not name:
+        return Audience.secretariat()
+    if kind == "organisation" and name:
+        return Audience.organisation(alliance.find_organisation(name))
+    raise click.BadParameter(
+        f"{text!r}: public, secretariat or organisation:ORG", param_hint="--audience"
+    )
+
+
+@main.command()
+@click.option(
+    "--audience", default="public", show_default=True,
+    help="Whose calendar: public (no personal data), secretariat (everything) or "
+    "organisation:ORG (its delegation and deadlines; ORG: id, name or acronym).",
+)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The .ics file to write (replaced whole, never half-written).")
+@as_of_option
+@json_option
+@click.pass_context
+def export(
+    context: click.Context, *, audience: str, output: Path, as_of: AsOf, as_json: bool
+) -> None:
+    """Write a calendar feed as an iCalendar file."""
+    from alliance_events.ical import FeedRenderer  # noqa: PLC0415 - only export needs it
+
+    with open_alliance(context, quiet=as_json) as alliance:
+        who = _audience(alliance, audience)
+        state, at = alliance.state_as_of(as_of)
+        renderer = FeedRenderer()
+        items = len(state.meetings) + len(state.deadlines)
+        if items >= _SPINNER_ITEMS:
+            with console(stderr=True).status(f"rendering {items} calendar items"):
+                feed = renderer.render(state, who, now=at)
+        else:
+            feed = renderer.render(state, who, now=at)
+    try:
+        write_atomically(output, feed.body)
+    except OSError as error:
+        raise click.FileError(str(output), hint=error.strerror or str(error)) from error
+    if as_json:
+        emit_json(
+            {
+                "path": str(output.resolve()), "audience": who.key, "items": feed.item_count,
+                "bytes": len(feed.body), "position": state.position,
+                "last_modified": feed.last_modified,
+            }
+        )
+    else:
+        click.echo(f"wrote {feed.item_count} items for {who.key} to {output}")
+
+
+def _tail_line(record: Recorded, text: str, actor: str) -> str:
+    recorded = pendulum.instance(record.recorded_at).in_timezone("UTC")
+    return (
+        f"{record.position:>6}  {recorded.strftime('%Y-%m-%dT%H:%M:%SZ')}  {record.type:<22}  "
+        f"{actor}: {text}  [{record.stream}]"
+    )
+
+
+@main.command()
+@click.option("--from", "start", type=click.IntRange(min=0), default=None,
+              help="Show the events after this position (0: all); default: only new ones.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Stop after this many events.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None,
+              help="Stop after this many seconds.")
+@click.option("--interval", type=click.FloatRange(min=0.01), default=0.5, show_default=True,
+              help="Seconds between two looks at the log.")
+@json_option
+@click.pass_context
+def tail(
+    context: click.Context,
+    *,
+    start: int | None,
+    limit: int | None,
+    timeout: float | None,
+    interval: float,
+    as_json: bool,
+) -> None:
+    """Follow the log: one line per event as it is appended (Ctrl-C stops).
+
+    With --json, one JSON object per line.
+    """
+    shown = 0
+    with open_alliance(context, quiet=as_json) as alliance:
+        position = alliance.log.head() if start is None else start
+        ends = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                wanted = None if limit is None else limit - shown
+                records = list(alliance.log.read_all(after=position, limit=wanted))
+                if records:
+                    state = alliance.state  # names as known now, the new records included
+                    for record in records:
+                        entry = history_entry(record, state)
+                        if as_json:
+                            click.echo(_json_line(record, entry.text, entry.actor))
+                        else:
+                            click.echo(_tail_line(record, entry.text, entry.actor))
+                        position = record.position
+                    shown += len(records)
+                if (limit is not None and shown >= limit) or (
+                    ends is not None and time.monotonic() >= ends
+                ):
+                    break
+                pause = interval if ends is None else min(interval, ends - time.monotonic())
+                time.sleep(max(pause, 0))
+        except KeyboardInterrupt:
+            click.echo("stopped", err=True)
+
+
+def _json_line(record: Recorded, text: str, actor: str) -> str:
+    import json  # noqa: PLC0415 - the one compact JSON line per event
+
+    return json.dumps(
+        {
+            "position": record.position, "recorded_at": plain(record.recorded_at),
+            "stream": record.stream, "version": record.version,
+            "event_id": str(record.event_id), "type": record.type, "actor": actor,
+            "text": text, "event": plain(record.event),
+        },
+        ensure_ascii=False,
+    )
+
+
+@main.command()
+@click.pass_context
+def demo(context: click.Context) -> None:
+    """Record the minutes of 22 March 2023 into the log, then show the registrations."""
+    from alliance_events.demo import DEMO_END, DemoClock, record_minutes  # noqa: PLC0415
+
+    clock = DemoClock()
+    out = console()
+    db = settings(context).db
+    with open_alliance(context, clock=clock) as alliance:
+        before = alliance.log.head()
+        recorded = record_minutes(alliance, clock=clock)
+        after = alliance.log.head()
+        out.print(
+            f"Recorded {after - before} events in {db} "
+            f"({after} in the log); the story ends on {DEMO_END.to_date_string()}."
+        )
+        views = [
+            alliance.registration(m.meeting_id)
+            for m in alliance.meetings()
+            if alliance.state.meetings[m.meeting_id].registration is not None
+        ]
+        out.print(summary_table(views))
+        dialogue = alliance.registration(recorded.meetings["firearms-dialogue"])
+        out.print(registration_table(dialogue))
+        out.print("The rules refused, as they must:")
+        for refusal in recorded.refusals:
+            out.print(f"  · {refusal}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="The port to listen on.")
+@click.option(
+    "--base-url",
+    default=None,
+    help="The public address the subscribe links start with (https://…); "
+    "by default each request's own host.",
+)
+@click.option(
+    "--poll-interval", default=0.5, show_default=True, type=float,
+    help="Seconds between two looks at the log for new events.",
+)
+@click.pass_context
+def serve(
+    context: click.Context, *, host: str, port: int, base_url: str | None, poll_interval: float
+) -> None:
+    """Serve the calendar feeds over HTTP, following the log (Ctrl-C stops).
+
+    The access log is off: organisations' feed addresses carry their tokens.
+    """
+    import uvicorn  # noqa: PLC0415 - only this command needs the server
+
+    from alliance_events.web import create_app  # noqa: PLC0415
+
+    # uvicorn's own logging, plus the feed server's (its errors, retried), on stderr.
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["loggers"]["alliance_events"] = {"handlers": ["default"], "level": "INFO"}
+    with open_alliance(context) as alliance:
+        app = create_app(alliance, base_url=base_url, poll_interval=poll_interval)
+        # uvicorn shuts down gracefully on Ctrl-C, then raises the signal again.
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.run(
+                app, host=host, port=port, access_log=False, lifespan="on",
+                log_level="info", log_config=log_config, server_header=False,
+            )
+        click.echo("stopped", err=True)

@@ -16,6 +16,7 @@ and read the diff before committing it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import json
@@ -38,7 +39,13 @@ from hypothesis import strategies as st
 
 from alliance_events import Alliance, Recorded
 from alliance_events.demo import DEMO_END, PERSONS, DemoClock, record_minutes
-from alliance_events.domain.directory import PersonDetailsChanged, person_stream
+from alliance_events.domain.directory import (
+    OrganisationRegistered,
+    PersonDetailsChanged,
+    organisation_stream,
+    person_stream,
+)
+from alliance_events.errors import DomainError
 from alliance_events.ical import (
     ALLIANCE_NAMESPACE,
     PRODID,
@@ -854,6 +861,142 @@ class TestIncremental:
             dialogue = [meeting_uid(demo.meetings["firearms-dialogue"])]
             assert step() == {"public": [], "organisation-RUAN": dialogue,
                               "secretariat": dialogue}
+
+
+    def test_other_states_and_a_short_journal_are_planned_in_full(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A state the renderer did not render last (a copy, an "as of" fold), or whose
+        journal no longer reaches back to the last render, is planned in full: the feed
+        is still the cold one."""
+        meeting = world.meeting()
+        renderer = world.renderer
+        world.render()
+        copy = AllianceProjection().copy(world.a.state)
+        world.a.change_meeting_details(meeting, title="Changed")
+        assert renderer._views["public"].follows(world.a.state) is not None
+        assert renderer._views["public"].follows(copy) is None
+        old = renderer.render(copy, Audience.public(), now=NOW)
+        assert old == FeedRenderer().render(copy, Audience.public(), now=NOW)
+        assert b"Changed" not in old.body
+        assert world.render() == FeedRenderer().render(world.a.state, Audience.public(), now=NOW)
+        monkeypatch.setattr("alliance_events.projections.alliance._JOURNAL_LIMIT", 4)
+        for number in range(5):
+            world.a.change_meeting_details(meeting, title=f"Title {number}")
+        assert renderer._views["public"].follows(world.a.state) is None
+        feed = world.render()
+        assert feed == FeedRenderer().render(world.a.state, Audience.public(), now=NOW)
+        assert b"Title 4" in feed.body
+
+
+class TestIncrementalEqualsCold:
+    """The incremental render, step by step, against a cold one and the reference."""
+
+    ZONES = ("Europe/Vienna", "America/New_York", "UTC", "GMT+1")
+
+    @staticmethod
+    def step(  # noqa: PLR0912 - one branch per command
+        a: Alliance, data: st.DataObject, people: dict[str, list[uuid.UUID]],
+        meetings: list[uuid.UUID], deadlines: list[uuid.UUID],
+    ) -> int:
+        """Run one random command; return by how many days to move `now`."""
+        draw = data.draw
+        action = draw(st.sampled_from([
+            "schedule", "schedule", "schedule", "reschedule", "details", "cancel", "cancel",
+            "reinstate",
+            "rename-person", "rename-organisation", "nominate", "deadline", "deadline",
+            "extend", "cancel-deadline", "day",
+        ]))
+        if action != "schedule" and not meetings and action not in ("day", "deadline") and (
+            not action.startswith("rename")
+        ):
+            action = "schedule"
+        day = draw(st.sampled_from(["2023-03-", "2023-03-", "2023-03-", "2024-01-"])) + (
+            f"{draw(st.integers(1, 9)):02d}")
+        if action == "schedule":
+            parent = draw(st.sampled_from([None, None, *meetings]))
+            if draw(st.booleans()):
+                when: dict[str, Any] = {"first_day": day}
+            else:
+                when = {"start": f"{day} {draw(st.integers(8, 18)):02d}:00", "end": "19:30",
+                        "zone": draw(st.sampled_from(TestIncrementalEqualsCold.ZONES))}
+            meetings.append(a.schedule_meeting(
+                title=f"Meeting {len(meetings)}", parent=parent,
+                tentative=draw(st.booleans()), **when))
+        elif action == "reschedule":
+            a.reschedule_meeting(draw(st.sampled_from(meetings)), first_day=day)
+        elif action == "details":
+            a.change_meeting_details(draw(st.sampled_from(meetings)),
+                                     title=f"Renamed {draw(st.integers(0, 99))}")
+        elif action == "cancel":
+            a.cancel_meeting(draw(st.sampled_from(meetings)))
+        elif action == "reinstate":
+            a.reinstate_meeting(draw(st.sampled_from(meetings)), reason="by mistake")
+        elif action == "rename-person":
+            person = draw(st.sampled_from(people["persons"]))
+            a.log.append(person_stream(person), [PersonDetailsChanged(
+                event_id=uuid.uuid4(), person_id=person,
+                name=f"Person {draw(st.integers(0, 99))}")], expected_version=ANY)
+        elif action == "rename-organisation":
+            organisation = draw(st.sampled_from(people["organisations"]))
+            a.log.append(organisation_stream(organisation), [OrganisationRegistered(
+                event_id=uuid.uuid4(), organisation_id=organisation,
+                name=f"Organisation {draw(st.integers(0, 99))}",
+                acronym=draw(st.sampled_from(["", "ORG", "NEW"])))], expected_version=ANY)
+        elif action == "nominate":
+            index = draw(st.integers(0, len(people["persons"]) - 1))
+            a.nominate(draw(st.sampled_from(meetings)), person=people["persons"][index],
+                       organisation=people["organisations"][index % 2], role="participant")
+        elif action == "deadline":
+            deadlines.append(a.set_deadline(
+                title=f"Deadline {len(deadlines)}",
+                due=day if draw(st.booleans()) else f"{day} 17:00",
+                meeting=draw(st.sampled_from([None, *meetings])),
+                organisation=draw(st.sampled_from([None, *people["organisations"]])),
+                public=draw(st.booleans()), reminders=[1]))
+        elif action == "extend" and deadlines:
+            a.extend_deadline(draw(st.sampled_from(deadlines)), due="2024-02-01")
+        elif action == "cancel-deadline" and deadlines:
+            a.cancel_deadline(draw(st.sampled_from(deadlines)))
+        elif action == "day":
+            return draw(st.sampled_from([1, 5, 30, 300, -3]))
+        return 0
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(data=st.data())
+    def test_random_histories(self, data: st.DataObject) -> None:
+        """After each command, each audience's feed rendered incrementally equals a cold
+        render by a new renderer and the whole calendar built at once."""
+        clock = FixedClock(START)
+        options: dict[str, Any] = {"grace": _dt.timedelta(days=2), "alarms": True}
+        renderer = FeedRenderer(**options)
+        now = pendulum.datetime(2023, 3, 1, 12, tz="UTC")
+        with Alliance.open("memory:", clock=clock) as a:
+            organisations = [a.register_organisation(name=f"Org {i}", acronym=f"O{i}")
+                             for i in range(2)]
+            people = {"organisations": organisations, "persons": [
+                a.register_person(name=f"Person {i}", organisation=organisations[i % 2])
+                for i in range(3)]}
+            audiences = [Audience.public(), Audience.organisation(organisations[0]),
+                         Audience.secretariat()]
+            meetings: list[uuid.UUID] = []
+            deadlines: list[uuid.UUID] = []
+            for number in range(data.draw(st.integers(1, 14))):
+                days = 0
+                with contextlib.suppress(DomainError):  # refused (cancelling twice, ...)
+                    days = self.step(a, data, people, meetings, deadlines)
+                now = now.add(days=days)
+                # the days pass (grace periods end), now and then backwards
+                now = now.add(days=data.draw(st.sampled_from([0, 0, 1, 2, 4, -2])))
+                clock.advance(hours=7)
+                state = a.state
+                for audience in audiences:
+                    if number:  # the renderer goes on from its last render of this state
+                        assert renderer._views[audience.key].follows(state) is not None
+                    feed = renderer.render(state, audience, now=now)
+                    assert feed == FeedRenderer(**options).render(state, audience, now=now)
+                    reference = FeedRenderer(**options).calendar(state, audience, now=now)
+                    assert feed.body == reference.to_ical()
 
 
 class TestAssembly:

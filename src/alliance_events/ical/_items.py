@@ -1,10 +1,13 @@
 """One VEVENT per meeting or deadline: what it says in each audience, and what it hangs on.
 
-A :class:`Plan` is the cheap part, computed for every item on every render: whether the
-item is shown to the audience, whether it is cancelled, its last day, its time stamp,
-and the *key*, which changes whenever the item's bytes can change (the positions in the
-log of the item, of the meetings it is part of, and of the persons and organisations it
-names). The VEVENT itself is built only when the key is new (see ``_feed``).
+A :class:`Plan` is the cheap part: whether the item is shown to the audience, whether it
+is cancelled, its last day, its time stamp, and the *key*, which changes whenever the
+item's bytes can change (the positions in the log of the item, of the meetings it is
+part of, and of the persons and organisations it names). The VEVENT itself is built only
+when the key is new (see ``_feed``). An item is planned again only when one of its
+*dependencies* (:func:`meeting_dependencies`, :func:`deadline_dependencies`: the ids the
+key reads, and the first parent not yet known) is touched, or when the day changes
+whether it is past its grace period.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ __all__ = [
     "EPOCH",
     "Plan",
     "calendar_uid",
+    "deadline_dependencies",
     "deadline_event",
     "deadline_uid",
     "deadline_visible",
+    "meeting_dependencies",
     "meeting_event",
     "meeting_uid",
     "plan_deadline",
@@ -183,6 +188,49 @@ def plan_deadline(state: AllianceState, deadline: Deadline, audience: Audience) 
         stamp=max(stamp, named_stamp),
         created=_created(state, own),
     )
+
+
+# -- what an item hangs on ------------------------------------------------------------
+
+
+def _lineage(state: AllianceState, meeting_id: uuid.UUID) -> list[uuid.UUID]:
+    """Return the meeting's id and its parents' ids, up to and including the first unknown.
+
+    A superset of the chain the plan reads: a parent scheduled later is in it already.
+    """
+    ids = [meeting_id]
+    meeting = state.meetings.get(meeting_id)
+    while meeting is not None and meeting.parent_id is not None and meeting.parent_id not in ids:
+        ids.append(meeting.parent_id)
+        meeting = state.meetings.get(meeting.parent_id)
+    return ids
+
+
+def meeting_dependencies(
+    state: AllianceState, meeting: MeetingState, audience: Audience
+) -> tuple[uuid.UUID, ...]:
+    """Return the ids whose touch can change the meeting's plan or VEVENT for ``audience``.
+
+    Every id :func:`plan_meeting` takes a position from, and the first unknown parent:
+    until one of them is touched (:attr:`AllianceState.touched`), the plan is the same.
+    """
+    assert meeting.meeting_id is not None  # noqa: S101 - only scheduled meetings are planned
+    ids = _lineage(state, meeting.meeting_id)
+    for nomination in _delegation(meeting, audience):
+        ids.extend((nomination.person_id, nomination.organisation_id))
+    return tuple(ids)
+
+
+def deadline_dependencies(
+    state: AllianceState, deadline: Deadline, audience: Audience
+) -> tuple[uuid.UUID, ...]:
+    """Return the ids whose touch can change the deadline's plan or VEVENT (``audience``)."""
+    ids = [deadline.deadline_id]
+    if deadline.meeting_id is not None:
+        ids.extend(_lineage(state, deadline.meeting_id))
+    if deadline.organisation_id is not None and audience.kind != "public":
+        ids.append(deadline.organisation_id)
+    return tuple(ids)
 
 
 # -- building the VEVENTs -------------------------------------------------------------

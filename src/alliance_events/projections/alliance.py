@@ -37,6 +37,7 @@ __all__ = ["AllianceProjection", "AllianceState", "Touched"]
 _EMPTY_MEETING: Final = MeetingState()
 _STREAM_CACHE: Final = 1_000_000  # parsed stream names kept (bounded memory)
 _DEADLINE_EVENTS: Final = (DeadlineSet, DeadlineExtended, DeadlineCancelled, DeadlineReminderSent)
+_JOURNAL_LIMIT: Final = 200_000  # touches kept in the journal; beyond, the oldest half goes
 
 
 class Touched(NamedTuple):
@@ -68,6 +69,28 @@ class AllianceState:
     feed_tokens: dict[str, uuid.UUID] = attrs.field(factory=dict)
     position: int = 0
     recorded_at: pendulum.DateTime | None = None
+    # The ids touched, in log order (one entry per touch, so an id may recur): what the
+    # calendar feeds re-plan after new events. Bounded: when it grows past a limit its
+    # older half is dropped, and ``journal_start`` counts the entries dropped so far.
+    # Not part of the state's value (a copy or another fold of the same log is equal).
+    journal: list[uuid.UUID] = attrs.field(factory=list, eq=False, repr=False)
+    journal_start: int = attrs.field(default=0, eq=False, repr=False)
+
+    @property
+    def journal_mark(self) -> int:
+        """How many touches this state has journaled (dropped ones included)."""
+        return self.journal_start + len(self.journal)
+
+    def touched_since(self, mark: int) -> list[uuid.UUID] | None:
+        """Return the ids touched after ``mark`` (a :attr:`journal_mark`), in log order.
+
+        ``None`` if the journal no longer reaches back so far (or ``mark`` is not this
+        state's): the caller must then look at everything.
+        """
+        offset = mark - self.journal_start
+        if offset < 0 or offset > len(self.journal):
+            return None
+        return self.journal[offset:]
 
     def meeting(self, meeting_id: uuid.UUID) -> MeetingState | None:
         """Return the meeting's state, if it was scheduled."""
@@ -151,6 +174,8 @@ class AllianceProjection:
             children={key: list(value) for key, value in state.children.items()},
             touched=dict(state.touched),
             feed_tokens=dict(state.feed_tokens),
+            journal=[],  # a copy's journal starts afresh (its readers know the original)
+            journal_start=state.journal_mark,
         )
 
     def _stream(self, stream: str) -> tuple[str, uuid.UUID | str]:
@@ -225,3 +250,9 @@ class AllianceProjection:
         touched = state.touched.get(key)
         created = record.recorded_at if touched is None else touched.created
         state.touched[key] = Touched(created, record.recorded_at, record.position)
+        journal = state.journal
+        journal.append(key)
+        if len(journal) > _JOURNAL_LIMIT:
+            half = _JOURNAL_LIMIT // 2
+            del journal[:half]
+            state.journal_start += half

@@ -453,7 +453,7 @@ def incremental_rounds(alliance: Alliance, renderers: dict[str, tuple[FeedRender
 
 
 def serving_cost(body: bytes, rounds: int = 3) -> dict[str, float]:
-    """What the server adds to each re-render: hashing, gzip (level 6), the headers."""
+    """What the server adds to each re-render: hashing, gzip (the server's level), the headers."""
     best: dict[str, list[float]] = collections.defaultdict(list)
     for _ in range(rounds):
         started = time.perf_counter()
@@ -855,7 +855,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - 
             cost = serving_cost(public_body)
             rows.append(Row(
                 "server's work per change (public)", f"{cost['prepare_ms']:,.0f} ms",
-                f"web._Cached: SHA-256 + gzip level 6 + headers, after each re-render "
+                f"web._Cached: SHA-256 + gzip + headers, after each re-render "
                 f"(SHA-256 alone {cost['sha256_ms']:.1f} ms); for information", "", "", cost))
             head = log.head()
             del alliance, state, renderers, cold

@@ -39,6 +39,9 @@ NOW = pendulum.datetime(2023, 3, 22, 14, tz="UTC")
 FIRST_OF_MAY = DueBy(day=pendulum.Date(2023, 5, 1))
 
 
+KNOWN_ORGANISATIONS = frozenset({uuid.UUID(int=0xA1)})
+
+
 class Deadlines:
     """One deadline's events kept in memory: decide a command, fold its events in."""
 
@@ -53,7 +56,7 @@ class Deadlines:
 
     def do(self, cls: type[Command], **fields: Any) -> list[Event]:
         """Decide a command and fold its events in; return them."""
-        events = decide_deadline(self.state, self.command(cls, **fields))
+        events = decide_deadline(self.state, self.command(cls, **fields), KNOWN_ORGANISATIONS)
         for event in events:
             self.state = evolve_deadline(self.state, event)
         return events
@@ -285,6 +288,11 @@ class TestEvolveDeadline:
         first = decide_deadline(deadlines.state, command)
         assert first == decide_deadline(deadlines.state, command)
         assert first[0].event_id == uuid.uuid5(command.command_id, "0")
+
+    def test_an_unknown_organisations_deadline_is_refused(self) -> None:
+        """An organisation's own deadline must name a registered organisation."""
+        Deadlines().refuse("unknown-organisation", SetDeadline, organisation_id=uuid.UUID(int=0xB2),
+                           title="names", due=DueBy(day=pendulum.Date(2023, 5, 1)))
 
     def test_set_carries_the_commands_fields(self) -> None:
         """DeadlineSet carries every field of SetDeadline that it has."""

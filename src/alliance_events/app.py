@@ -1005,10 +1005,6 @@ class Alliance:
         number of days.
         """
         deadline_id = self._new_id(deadline_id, command_id, "deadline")
-        if organisation is not None and organisation not in self.state.organisations:
-            raise UnknownReferenceError(
-                "unknown-organisation", f"no organisation {organisation} is registered"
-            )
         command = SetDeadline(
             deadline_id=deadline_id,
             title=title,
@@ -1032,7 +1028,7 @@ class Alliance:
             state: Deadline | None = None
             for record in records:
                 state = evolve_deadline(state, record.event)
-            return decide_deadline(state, command)
+            return decide_deadline(state, command, self.state.organisations)
 
         return self._execute(stream, command, decide)
 

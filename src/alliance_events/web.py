@@ -237,8 +237,7 @@ class FeedServer:
         Blocking: call it from a worker thread.
         """
         with self._lock:
-            self.alliance.catch_up()
-            state = self.alliance.state
+            state = self.alliance.state  # catches up with the log
             moved = state.position != self.position
             due = force or time.monotonic() - self._rendered_at >= self.rerender_every
             if not (moved or due):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import uuid
+from collections.abc import Container
 from typing import Any
 
 import attrs
@@ -244,8 +245,15 @@ def _check_due(due: Due) -> None:
         )
 
 
-def decide_deadline(state: Deadline | None, command: Command) -> list[Event]:
+def decide_deadline(
+    state: Deadline | None,
+    command: Command,
+    organisations: Container[uuid.UUID] = frozenset(),
+) -> list[Event]:
     """Decide a deadline command against the deadline's state.
+
+    ``organisations`` holds the ids of the known organisations (an organisation's own
+    deadline must name one of them).
 
     Raises:
         RuleViolation: a rule is broken (empty title, reminders not before the deadline,
@@ -256,6 +264,10 @@ def decide_deadline(state: Deadline | None, command: Command) -> list[Event]:
     ids = event_ids(command)
     if isinstance(command, SetDeadline):
         require(state is None, "deadline-exists", f"deadline {command.deadline_id} is set already")
+        if command.organisation_id is not None and command.organisation_id not in organisations:
+            raise UnknownReferenceError(
+                "unknown-organisation", f"no organisation {command.organisation_id} is registered"
+            )
         require_text(command.title, "title")
         _check_due(command.due)
         for reminder in command.reminders:

@@ -978,7 +978,7 @@ def decide(state: MeetingState, command: Command, refs: Refs | None = None) -> l
             "deadlines are accepted",
         )
     if isinstance(command, (SetDeadline, ExtendDeadline, CancelDeadline, RecordReminderSent)):
-        return _deadline(state, command)
+        return _deadline(state, command, refs)
     decider = _DECIDERS.get(type(command))
     if decider is None:
         raise TypeError(f"not a meeting command: {type(command).__name__}")
@@ -1543,7 +1543,7 @@ def _request_speaking(
     ]
 
 
-def _deadline(state: MeetingState, command: Command) -> list[Event]:
+def _deadline(state: MeetingState, command: Command, refs: Refs) -> list[Event]:
     deadline_id = command.deadline_id  # type: ignore[attr-defined]
     if isinstance(command, SetDeadline):
         require(
@@ -1551,4 +1551,4 @@ def _deadline(state: MeetingState, command: Command) -> list[Event]:
             "deadline-meeting",
             f"the deadline names meeting {command.meeting_id}, not {state.meeting_id}",
         )
-    return decide_deadline(state.deadline(deadline_id), command)
+    return decide_deadline(state.deadline(deadline_id), command, refs.organisations)

@@ -274,7 +274,7 @@ def metadata() -> st.SearchStrategy[dict[str, object]]:
 # -- calendar text: what a secretary might type, and what an attacker might ----------------
 
 _ICAL_PIECES = (
-    ";", ",", "\\", ":", "\r", "\n", "\r\n", "\t", '"', "^", "\\n", "\\,",
+    ";", ",", "\\", ":", "\r", "\n", "\r\n", "\t", '"', "^", "\\n", "\\,", "\\N", "C:\\Nodes",
     "\x00", "\x07", "\x0b", "\x1b", "\x1f", "\x7f", "\x85", "\u2028", "\ufeff",
     "END:VEVENT\r\nBEGIN:VEVENT", "\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:x\r\n",
     "\nSUMMARY;BAD:x", "DTSTART:20000101", "Wien \u2013 Österreich", "Приём делегаций",

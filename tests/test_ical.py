@@ -56,6 +56,7 @@ from alliance_events.ical import (
     deadline_uid,
     meeting_uid,
 )
+from alliance_events.ical._write import VEventData
 from alliance_events.log import ANY
 from alliance_events.projections.alliance import AllianceProjection, AllianceState
 from alliance_events.projections.runner import fold
@@ -812,9 +813,9 @@ class TestIncremental:
         serialised: list[str] = []
         real = renderer._serialise
 
-        def counting(event: icalendar.Event) -> Any:
-            serialised.append(str(event["UID"]))
-            return real(event)
+        def counting(data: VEventData, key: tuple[object, ...]) -> Any:
+            serialised.append(data.uid)
+            return real(data, key)
 
         monkeypatch.setattr(renderer, "_serialise", counting)
         return serialised

@@ -31,8 +31,7 @@ from typing import Final, NamedTuple
 
 import attrs
 import pendulum
-from icalendar import Calendar, Timezone, vDuration, vText
-from icalendar import Event as VEvent
+from icalendar import Calendar, Timezone, vDuration
 
 from alliance_events.domain.deadlines import Deadline
 from alliance_events.domain.meetings import MeetingState
@@ -42,14 +41,16 @@ from alliance_events.ical._items import (
     Plan,
     calendar_uid,
     deadline_dependencies,
-    deadline_event,
+    deadline_item,
     meeting_dependencies,
-    meeting_event,
+    meeting_item,
     plan_deadline,
     plan_meeting,
 )
 from alliance_events.ical._text import one_line
+from alliance_events.ical._write import Text, VEventData, to_vevent, tzid_of, write_vevent
 from alliance_events.projections.alliance import AllianceState
+from alliance_events.projections.runner import without_cyclic_gc
 
 __all__ = ["DEFAULT_NAME", "PRODID", "Feed", "FeedRenderer"]
 
@@ -213,22 +214,23 @@ class _View:
         return found
 
 
-def _order(event: VEvent, uid: str) -> tuple[str, str, str]:
+def _order(data: VEventData) -> tuple[str, str, str]:
     """Sort by first day, then start time in UTC (all-day first), then UID."""
-    start = event.start
+    start = data.start
     if isinstance(start, _dt.datetime):
-        utc = pendulum.instance(start).in_timezone("UTC")
-        return (utc.date().isoformat(), utc.isoformat(), uid)
-    return (start.isoformat(), "", uid)
+        utc = start.astimezone(_dt.UTC)
+        return (utc.date().isoformat(), utc.isoformat(), data.uid)
+    return (start.isoformat(), "", data.uid)
 
 
-def _zones(event: VEvent) -> tuple[tuple[str, int], ...]:
+def _zones(data: VEventData) -> tuple[tuple[str, int], ...]:
+    """Return the (TZID, year) of DTSTART and DTEND where they are written with a TZID."""
     found = []
-    for name in ("DTSTART", "DTEND"):
-        prop = event.get(name)
-        tzid = None if prop is None else prop.params.get("TZID")
-        if tzid:
-            found.append((str(tzid), prop.dt.year))
+    for moment in (data.start, data.end):
+        if isinstance(moment, _dt.datetime):
+            tzid = tzid_of(moment)
+            if tzid != "UTC":
+                found.append((tzid, moment.year))
     return tuple(found)
 
 
@@ -276,7 +278,7 @@ class FeedRenderer:
 
         ``now`` only decides which cancelled items are past their grace period.
         """
-        with self._lock:
+        with self._lock, without_cyclic_gc():
             today = _today(now)
             view = self._views.get(audience.key)
             changed = None if view is None else view.follows(state)
@@ -302,18 +304,18 @@ class FeedRenderer:
         :meth:`render` writes exactly ``calendar(...).to_ical()``, faster.
         """
         today = _today(now)
-        events = [
+        items = [
             build(plan)
             for plan, build in self._plans(state, audience)
             if not self._gone(plan, today)
         ]
-        events.sort(key=lambda e: _order(e, str(e["UID"])))
+        items.sort(key=_order)
         cal = self._calendar(state, audience)
-        ranges = _ranges(tuple(z for e in events for z in _zones(e)))
+        ranges = _ranges(tuple(z for data in items for z in _zones(data)))
         for tzid, (first, last) in sorted(ranges.items()):
             cal.add_component(_timezone(tzid, first, last))
-        for event in events:
-            cal.add_component(event)
+        for data in items:
+            cal.add_component(to_vevent(data))
         return cal
 
     # -- the items --------------------------------------------------------------------
@@ -412,7 +414,7 @@ class FeedRenderer:
                          max(plan.stamp, self._gone_at(plan)), leaves)
         entry = None if known is None else known.entry
         if entry is None or entry.key != plan.key:
-            entry = attrs.evolve(self._serialise(planned.build(plan)), key=plan.key)
+            entry = self._serialise(planned.build(plan), plan.key)
         return _Item(plan, planned.depends, planned.holder, entry, plan.stamp, leaves)
 
     def _rebuild(
@@ -469,10 +471,9 @@ class FeedRenderer:
         day = plan.last_day + self.grace + _dt.timedelta(days=1)
         return pendulum.datetime(day.year, day.month, day.day, tz="UTC")
 
-    def _serialise(self, event: VEvent) -> _Entry:
+    def _serialise(self, data: VEventData, key: tuple[object, ...]) -> _Entry:
         """Serialise one VEVENT (the costly step: the tests count its calls)."""
-        uid = str(event["UID"])
-        return _Entry(key=(), body=event.to_ical(), order=_order(event, uid), zones=_zones(event))
+        return _Entry(key=key, body=write_vevent(data), order=_order(data), zones=_zones(data))
 
     # -- the wrapper ------------------------------------------------------------------
 
@@ -498,10 +499,10 @@ class FeedRenderer:
         # Typed values, so that they are escaped (Calendar.new writes its NAME and X-WR-*
         # unescaped, CALENDAR.md rule 15); RFC 7986 wants VALUE=DURATION spelt out. Our
         # own texts avoid , ; and \ : ical.js shows X-WR-CALNAME's escapes as they are.
-        cal.add("NAME", vText(name))
-        cal.add("X-WR-CALNAME", vText(name))
-        cal.add("DESCRIPTION", vText(description))
-        cal.add("X-WR-CALDESC", vText(description))
+        cal.add("NAME", Text(name))
+        cal.add("X-WR-CALNAME", Text(name))
+        cal.add("DESCRIPTION", Text(description))
+        cal.add("X-WR-CALDESC", Text(description))
         cal.add("REFRESH-INTERVAL", vDuration(self.refresh), parameters={"VALUE": "DURATION"})
         cal.add("X-PUBLISHED-TTL", vDuration(self.refresh))
         return cal
@@ -531,8 +532,8 @@ class _MeetingBuilder:
     def __init__(self, state: AllianceState, meeting: MeetingState, audience: Audience) -> None:
         self.state, self.meeting, self.audience = state, meeting, audience
 
-    def __call__(self, plan: Plan) -> VEvent:
-        return meeting_event(self.state, self.meeting, self.audience, plan)
+    def __call__(self, plan: Plan) -> VEventData:
+        return meeting_item(self.state, self.meeting, self.audience, plan)
 
 
 class _DeadlineBuilder:
@@ -541,8 +542,8 @@ class _DeadlineBuilder:
     ) -> None:
         self.state, self.deadline, self.audience, self.alarms = state, deadline, audience, alarms
 
-    def __call__(self, plan: Plan) -> VEvent:
-        return deadline_event(self.state, self.deadline, self.audience, plan, alarms=self.alarms)
+    def __call__(self, plan: Plan) -> VEventData:
+        return deadline_item(self.state, self.deadline, self.audience, plan, alarms=self.alarms)
 
 
 _Builder = _MeetingBuilder | _DeadlineBuilder

@@ -27,6 +27,8 @@ def clean_text(text: str) -> str:
     >>> clean_text("Room\x07 C3\r\nVIC\rVienna\tA")
     'Room C3\nVIC\nVienna\tA'
     """
+    if text.isprintable():  # no control character, no line break (the usual case)
+        return text
     return _NEWLINES.sub("\n", _CONTROLS.sub("", text))
 
 
@@ -36,4 +38,6 @@ def one_line(text: str) -> str:
     >>> one_line(" Alliance\r\nEND:VCALENDAR ")
     'Alliance END:VCALENDAR'
     """
+    if text.isprintable():
+        return text.strip()
     return _LINE_BREAKS.sub(" ", clean_text(text)).strip()

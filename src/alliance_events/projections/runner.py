@@ -41,7 +41,7 @@ class Projection(Protocol[S]):
 
 
 @contextmanager
-def _without_cyclic_gc() -> Iterator[None]:
+def without_cyclic_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while a fold runs.
 
     A fold allocates millions of small immutable objects that form no cycles; the
@@ -86,7 +86,7 @@ def fold(
     if limit == 0:
         return state, last
     apply = projection.apply
-    with _without_cyclic_gc():
+    with without_cyclic_gc():
         for record in log.read_all(after=last, limit=limit):
             if time is not None and record.recorded_at > time:
                 break
@@ -130,7 +130,7 @@ class ProjectionRunner(Generic[S]):
         checkpoint = self.checkpoint
         every = self.snapshot_every or 0
         try:
-            with _without_cyclic_gc():
+            with without_cyclic_gc():
                 for record in self.log.read_all(after=checkpoint):
                     state = apply(state, record)
                     checkpoint = record.position

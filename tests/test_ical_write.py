@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from icalendar.parser.string import _escape_char, _foldline
 
 from alliance_events.ical import clean_text
+from alliance_events.ical._feed import _timezone
 from alliance_events.ical._write import VEventData, escape_text, fold, to_vevent, write_vevent
 
 from .strategies import ical_texts, texts
@@ -176,3 +177,21 @@ class TestTextArrivesIntact:
             (event,) = events.values()
             assert (event["summary"], event["description"], event["location"]) == (
                 text, text, text), parser
+
+
+class TestTimezones:
+    """The VTIMEZONEs: built faster than ``Timezone.from_tzid``, the same bytes."""
+
+    @pytest.mark.parametrize(("first", "last", "step"), [(2021, 2024, 1), (1970, 2037, 7),
+                                                         (2023, 2023, 3)])
+    def test_same_as_icalendar_for_every_zone(self, first: int, last: int, step: int) -> None:
+        """Every IANA zone (every ``step``-th over the long range), zones without summer
+        time and zones that gave it up included."""
+        for tzid in ALL_ZONES[::step]:
+            expected = icalendar.Timezone.from_tzid(
+                tzid, first_date=_dt.date(first, 1, 1), last_date=_dt.date(last + 1, 1, 1))
+            assert _timezone(tzid, first, last).to_ical() == expected.to_ical(), tzid
+
+    def test_unknown_zone(self) -> None:
+        with pytest.raises(ValueError, match="Nowhere/Atlantis"):
+            _timezone("Nowhere/Atlantis", 2023, 2023)

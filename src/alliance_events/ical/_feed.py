@@ -32,6 +32,7 @@ from typing import Final, NamedTuple
 import attrs
 import pendulum
 from icalendar import Calendar, Timezone, vDuration
+from icalendar.timezone import tzp
 
 from alliance_events.domain.deadlines import Deadline
 from alliance_events.domain.meetings import MeetingState
@@ -60,6 +61,13 @@ _END: Final = b"END:VCALENDAR\r\n"
 _DAY: Final = _dt.timedelta(days=1)
 
 
+_Order = tuple[int, int, int, str]
+_UNIX_DAY: Final = _dt.date(1970, 1, 1).toordinal()
+_UNIX: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_MICROSECOND: Final = _dt.timedelta(microseconds=1)
+_MICROSECONDS_A_DAY: Final = 86_400_000_000
+
+
 @attrs.frozen
 class Feed:
     """One rendered feed.
@@ -84,7 +92,7 @@ class _Entry:
 
     key: tuple[object, ...]
     body: bytes
-    order: tuple[str, str, str]
+    order: _Order
     zones: tuple[tuple[str, int], ...]  # (TZID, year) of each zoned DTSTART/DTEND
 
 
@@ -214,13 +222,13 @@ class _View:
         return found
 
 
-def _order(data: VEventData) -> tuple[str, str, str]:
-    """Sort by first day, then start time in UTC (all-day first), then UID."""
+def _order(data: VEventData) -> _Order:
+    """Sort by first day (in UTC), all-day items first, then by start, then by UID."""
     start = data.start
     if isinstance(start, _dt.datetime):
-        utc = start.astimezone(_dt.UTC)
-        return (utc.date().isoformat(), utc.isoformat(), data.uid)
-    return (start.isoformat(), "", data.uid)
+        micros = _dt.datetime.__sub__(start, _UNIX) // _MICROSECOND  # not pendulum's
+        return (_UNIX_DAY + micros // _MICROSECONDS_A_DAY, 1, micros, data.uid)
+    return (start.toordinal(), 0, 0, data.uid)
 
 
 def _zones(data: VEventData) -> tuple[tuple[str, int], ...]:
@@ -569,7 +577,39 @@ def _ranges(zones: tuple[tuple[str, int], ...]) -> dict[str, tuple[int, int]]:
 
 
 def _timezone(tzid: str, first: int, last: int) -> Timezone:
-    """Build the VTIMEZONE of ``tzid`` for the years ``first`` to ``last``."""
-    return Timezone.from_tzid(
-        tzid, first_date=_dt.date(first, 1, 1), last_date=_dt.date(last + 1, 1, 1)
+    """Build the VTIMEZONE of ``tzid`` for the years ``first`` to ``last``.
+
+    Exactly ``Timezone.from_tzid(tzid, first_date=..., last_date=...)``, made faster: that
+    walks forward from each change of offset until the next one, which for a zone without
+    summer time is year 9999 (10 ms a zone); the zone given to it here ends (with the
+    ``OverflowError`` it stops at) a year after the last date, where the walk can no
+    longer change what is written (``tests/test_ical_write.py`` compares every zone).
+    """
+    zone = tzp.timezone(tzid)
+    if zone is None:
+        raise ValueError(f"unknown time zone {tzid!r}")
+    last_date = _dt.date(last + 1, 1, 1)
+    return Timezone.from_tzinfo(
+        _Ending(zone, _dt.datetime.combine(last_date, _dt.time()) + _dt.timedelta(days=366)),
+        tzid,
+        first_date=_dt.date(first, 1, 1),
+        last_date=last_date,
     )
+
+
+class _Ending(_dt.tzinfo):
+    """A zone as it is until ``end`` (a wall time); after it, ``OverflowError``."""
+
+    def __init__(self, zone: _dt.tzinfo, end: _dt.datetime) -> None:
+        self.zone, self.end = zone, end
+
+    def utcoffset(self, moment: _dt.datetime | None) -> _dt.timedelta | None:
+        if moment is not None and moment.replace(tzinfo=None) > self.end:
+            raise OverflowError(f"{self.zone} is not looked at after {self.end}")
+        return self.zone.utcoffset(None if moment is None else moment.replace(tzinfo=self.zone))
+
+    def dst(self, moment: _dt.datetime | None) -> _dt.timedelta | None:
+        return self.zone.dst(None if moment is None else moment.replace(tzinfo=self.zone))
+
+    def tzname(self, moment: _dt.datetime | None) -> str | None:
+        return self.zone.tzname(None if moment is None else moment.replace(tzinfo=self.zone))

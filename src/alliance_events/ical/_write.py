@@ -30,6 +30,7 @@ import datetime as _dt
 from typing import Final
 
 import attrs
+import pendulum
 from icalendar import Alarm, vDuration, vText
 from icalendar import Event as VEvent
 from icalendar.timezone.tzid import tzid_from_dt
@@ -48,6 +49,11 @@ _LIMIT: Final = 74  # octets per segment: icalendar folds before a 75th
 _ESCAPES: Final = frozenset("\\;,\r\n")
 _TOP_BITS: Final = 0xC0
 _CONTINUATION: Final = 0x80  # 10xxxxxx: a UTF-8 byte inside a character
+# %-formatting a tuple is twice as fast as an f-string with format specifications:
+_DATE: Final = "%s;VALUE=DATE:%04d%02d%02d"
+_DATE_TIME: Final = "%s%s%04d%02d%02dT%02d%02d%02d%s"
+_UTC: Final = "%04d%02d%02dT%02d%02d%02dZ"
+_PENDULUM_UTC: Final = pendulum.UTC
 
 
 @attrs.frozen
@@ -168,11 +174,11 @@ def tzid_of(moment: _dt.datetime) -> str:
 
 def _when(name: str, value: _dt.date) -> str:
     if not isinstance(value, _dt.datetime):
-        return f"{name};VALUE=DATE:{value.year:04}{value.month:02}{value.day:02}"
+        return _DATE % (name, value.year, value.month, value.day)
     tzid, params = _zone(value)
     return fold(
-        f"{name}{params}{value.year:04}{value.month:02}{value.day:02}"
-        f"T{value.hour:02}{value.minute:02}{value.second:02}{'Z' if tzid == 'UTC' else ''}"
+        _DATE_TIME % (name, params, value.year, value.month, value.day,
+                      value.hour, value.minute, value.second, "Z" if tzid == "UTC" else "")
     )
 
 
@@ -184,11 +190,10 @@ def _param(value: str) -> str:
 
 
 def _utc(value: _dt.datetime) -> str:
-    utc = value.astimezone(_dt.UTC) if value.utcoffset() else value
-    return (
-        f"{utc.year:04}{utc.month:02}{utc.day:02}"
-        f"T{utc.hour:02}{utc.minute:02}{utc.second:02}Z"
-    )
+    zone = value.tzinfo
+    if zone is not _PENDULUM_UTC and zone is not _dt.UTC and value.utcoffset():
+        value = value.astimezone(_dt.UTC)
+    return _UTC % (value.year, value.month, value.day, value.hour, value.minute, value.second)
 
 
 _TRIGGERS: dict[_dt.timedelta, str] = {}
@@ -201,40 +206,40 @@ def _trigger(before: _dt.timedelta) -> str:
     return trigger
 
 
+def _text(name: str, text: str | None) -> str:
+    """Return a TEXT property's content line and its CRLF ("" if ``text`` is None)."""
+    if text is None:
+        return ""
+    return fold(name + escape_text(text)) + "\r\n"
+
+
 def write_vevent(data: VEventData) -> bytes:
     """Write ``data`` as one VEVENT: the bytes ``to_vevent(data).to_ical()`` gives."""
     stamp = _utc(data.stamp)
-    lines = [  # in icalendar's order (the module's docstring)
-        "BEGIN:VEVENT",
-        fold("SUMMARY:" + escape_text(data.summary)),
-        _when("DTSTART", data.start),
-        _when("DTEND", data.end),
-        "DTSTAMP:" + stamp,
-        fold("UID:" + escape_text(data.uid)),
-        f"SEQUENCE:{data.sequence}",
-        "CREATED:" + _utc(data.created),
-    ]
-    if data.description is not None:
-        lines.append(fold("DESCRIPTION:" + escape_text(data.description)))
-    lines.append("LAST-MODIFIED:" + stamp)
-    if data.location is not None:
-        lines.append(fold("LOCATION:" + escape_text(data.location)))
-    if data.related_to is not None:
-        lines.append(fold("RELATED-TO;RELTYPE=PARENT:" + escape_text(data.related_to)))
-    lines.append("STATUS:" + data.status)
-    lines.append("TRANSP:TRANSPARENT" if data.transparent else "TRANSP:OPAQUE")
-    if data.url is not None:
-        lines.append(fold("URL:" + data.url))
-    for description, trigger in data.alarms:
-        lines.extend((
-            "BEGIN:VALARM",
-            "ACTION:DISPLAY",
-            fold("DESCRIPTION:" + escape_text(description)),
-            "TRIGGER:" + _trigger(trigger),
-            "END:VALARM",
-        ))
-    lines.append("END:VEVENT\r\n")
-    return "\r\n".join(lines).encode()
+    alarms = "".join(
+        "BEGIN:VALARM\r\nACTION:DISPLAY\r\n"
+        f"{_text('DESCRIPTION:', description)}TRIGGER:{_trigger(trigger)}\r\nEND:VALARM\r\n"
+        for description, trigger in data.alarms
+    )
+    url = "" if data.url is None else fold("URL:" + data.url) + "\r\n"
+    return (  # in icalendar's order (the module's docstring)
+        "BEGIN:VEVENT\r\n"
+        f"{_text('SUMMARY:', data.summary)}"
+        f"{_when('DTSTART', data.start)}\r\n"
+        f"{_when('DTEND', data.end)}\r\n"
+        f"DTSTAMP:{stamp}\r\n"
+        f"{_text('UID:', data.uid)}"
+        f"SEQUENCE:{data.sequence}\r\n"
+        f"CREATED:{_utc(data.created)}\r\n"
+        f"{_text('DESCRIPTION:', data.description)}"
+        f"LAST-MODIFIED:{stamp}\r\n"
+        f"{_text('LOCATION:', data.location)}"
+        f"{_text('RELATED-TO;RELTYPE=PARENT:', data.related_to)}"
+        f"STATUS:{data.status}\r\n"
+        f"TRANSP:{'TRANSPARENT' if data.transparent else 'OPAQUE'}\r\n"
+        f"{url}{alarms}"
+        "END:VEVENT\r\n"
+    ).encode()
 
 
 def to_vevent(data: VEventData) -> VEvent:

@@ -847,21 +847,54 @@ class TestIncremental:
             a.attach_link(demo.meetings["informal-april"], kind="report",
                           url="https://alliance.example.org/reports/2023-04-19")
             april = [meeting_uid(demo.meetings["informal-april"])]
-            assert step() == dict.fromkeys(audiences, april)
+            # No delegation in it: written once (by the first feed), the same in all three.
+            assert step() == {"public": april, "organisation-RUAN": [], "secretariat": []}
 
             ccpcj = demo.meetings["ccpcj"]  # cancelled on the demo's last day: in its grace
             a.cancel_meeting(ccpcj)
             expected = sorted(meeting_uid(m) for m in (ccpcj, *a.state.descendants(ccpcj)))
             assert len(expected) == 3
-            assert step() == dict.fromkeys(audiences, expected)
+            assert step() == {"public": expected, "organisation-RUAN": [], "secretariat": []}
 
             person = demo.persons["rua-1"]
             a.log.append(person_stream(person), [PersonDetailsChanged(
                 event_id=uuid.UUID(int=99), person_id=person, name="Femi A. Adeyemi")],
                 expected_version=ANY)
             dialogue = [meeting_uid(demo.meetings["firearms-dialogue"])]
+            # Femi's delegation is in two feeds, each its own VEVENT: written in both.
             assert step() == {"public": [], "organisation-RUAN": dialogue,
                               "secretariat": dialogue}
+
+    def test_an_item_without_a_delegation_is_written_once_for_every_feed(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The renderer writes a VEVENT that shows nothing of one audience once: the other
+        feeds take the same bytes (no copy per organisation), and only the items with a
+        delegation or an organisation's deadline are written per feed; each feed is still
+        exactly what a renderer of its own writes."""
+        clock = DemoClock()
+        with Alliance.open("memory:", clock=clock) as a:
+            demo = record_minutes(a, clock=clock)
+            audiences = list(demo_audiences(demo).values())
+            renderer = FeedRenderer()
+            serialised = self.spy(renderer, monkeypatch)
+            feeds = []
+            written = []
+            for audience in audiences:
+                serialised.clear()
+                feeds.append(renderer.render(a.state, audience, now=DEMO_END))
+                written.append(len(serialised))
+                assert feeds[-1] == FeedRenderer().render(a.state, audience, now=DEMO_END)
+            public = feeds[0]
+            assert written[0] == public.item_count
+            for feed, count in zip(feeds[1:], written[1:], strict=True):
+                own = [e for e in events_of(feed.body).values() if "Delegation" in str(
+                    e.get("DESCRIPTION", "")) or "delegation (" in str(e.get("DESCRIPTION", ""))
+                    or "Organisation:" in str(e.get("DESCRIPTION", ""))]
+                assert count == len(own) > 0
+            shared = set(public.body.split(b"BEGIN:VEVENT")) & set(
+                feeds[1].body.split(b"BEGIN:VEVENT"))
+            assert len(shared) >= public.item_count - written[1]
 
 
     def test_other_states_and_a_short_journal_are_planned_in_full(

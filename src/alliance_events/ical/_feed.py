@@ -275,6 +275,7 @@ class FeedRenderer:
         self._views: dict[str, _View] = {}
         self._headers: dict[tuple[str, str], bytes] = {}
         self._zones: dict[tuple[str, int, int], bytes] = {}
+        self._shared: dict[uuid.UUID, _Entry] = {}  # neutral items' VEVENTs, any audience
         self._lock = threading.Lock()
 
     # -- public -----------------------------------------------------------------------
@@ -422,7 +423,7 @@ class FeedRenderer:
                          max(plan.stamp, self._gone_at(plan)), leaves)
         entry = None if known is None else known.entry
         if entry is None or entry.key != plan.key:
-            entry = self._serialise(planned.build(plan), plan.key)
+            entry = self._entry(planned)
         return _Item(plan, planned.depends, planned.holder, entry, plan.stamp, leaves)
 
     def _rebuild(
@@ -478,6 +479,24 @@ class FeedRenderer:
     def _gone_at(self, plan: Plan) -> pendulum.DateTime:
         day = plan.last_day + self.grace + _dt.timedelta(days=1)
         return pendulum.datetime(day.year, day.month, day.day, tz="UTC")
+
+    def _entry(self, planned: _Planned) -> _Entry:
+        """Return the item's VEVENT, written anew unless another audience's is the same.
+
+        A *neutral* item (nothing of one audience in it: no delegation, no organisation's
+        deadline) is the same VEVENT in every feed, kept once per renderer under the
+        positions of what it shows: the first feed writes it, the others take its bytes.
+        """
+        plan = planned.plan
+        if not plan.neutral:
+            return self._serialise(planned.build(plan), plan.key)
+        positions = plan.key[0]
+        shared = self._shared.get(plan.item_id)
+        if shared is None or shared.key != positions:
+            entry = self._serialise(planned.build(plan), plan.key)
+            self._shared[plan.item_id] = attrs.evolve(entry, key=positions)
+            return entry
+        return attrs.evolve(shared, key=plan.key)
 
     def _serialise(self, data: VEventData, key: tuple[object, ...]) -> _Entry:
         """Serialise one VEVENT (the costly step: the tests count its calls)."""

@@ -100,11 +100,12 @@ class Plan:
     """What a render needs to know of an item before (or instead of) building it."""
 
     item_id: uuid.UUID
-    key: tuple[object, ...]
+    key: tuple[tuple[int, ...], tuple[int, ...]]  # positions of what it shows, of who it names
     cancelled: bool
     last_day: _dt.date
     stamp: pendulum.DateTime  # the latest change of the item or of what it shows
     created: pendulum.DateTime
+    neutral: bool = False  # shows nothing of one audience: the same VEVENT in every feed
 
 
 def _utc(moment: _dt.datetime) -> pendulum.DateTime:
@@ -180,6 +181,7 @@ def plan_meeting(state: AllianceState, meeting: MeetingState, audience: Audience
         last_day=meeting.when.last_day,
         stamp=max(stamp, named_stamp),
         created=_created(state, meeting.meeting_id),
+        neutral=not named,
     )
 
 
@@ -225,6 +227,7 @@ def plan_deadline(state: AllianceState, deadline: Deadline, audience: Audience) 
         last_day=_due_day(deadline),
         stamp=max(stamp, named_stamp),
         created=_created(state, own),
+        neutral=deadline.organisation_id is None,
     )
 
 

@@ -327,7 +327,7 @@ def _vevent(
         start=start,
         end=end,
         summary=summary,
-        description=_text(description),
+        description=description or None,  # made of cleaned, stripped blocks
         location=_text(location),
         url=_text(url),
         status=status.name,  # TENTATIVE, CONFIRMED, CANCELLED

@@ -309,6 +309,16 @@ class TestUid:
         assert meeting_uid(meeting) in uids
         assert deadline_uid(deadline) in uids
 
+    @settings(max_examples=300)
+    @given(item_id=st.uuids(allow_nil=True))
+    def test_uid_is_uuid5_for_any_id(self, item_id: uuid.UUID) -> None:
+        """The UIDs (computed without ``uuid.uuid5``, and remembered) are its uuid5, twice."""
+        for _ in range(2):
+            assert meeting_uid(item_id) == str(
+                uuid.uuid5(ALLIANCE_NAMESPACE, f"meeting:{item_id}"))
+            assert deadline_uid(item_id) == str(
+                uuid.uuid5(ALLIANCE_NAMESPACE, f"deadline:{item_id}"))
+
     def test_same_uid_in_every_audience_and_ascii(
         self, demo_state: AllianceState, demo: Any
     ) -> None:

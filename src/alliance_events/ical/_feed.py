@@ -255,8 +255,9 @@ class FeedRenderer:
             days), so that subscribers see the cancellation before it goes.
 
     The renderer is deterministic (same state, audience and day of ``now``: the same
-    bytes) and keeps a cache per audience of the items it serialised; it may be shared
-    by threads (one lock around each render).
+    bytes) and keeps a cache per audience of the items it serialised, and one of the
+    items that are the same in every feed; it may be shared by threads (one lock around
+    each render). Its caches are keyed by positions in the log: use one renderer per log.
 
     """
 

@@ -56,7 +56,7 @@ _DAY: Final = _dt.timedelta(days=1)
 
 _NAMESPACE_BYTES: Final = ALLIANCE_NAMESPACE.bytes
 _UIDS: dict[tuple[str, uuid.UUID], str] = {}  # an item's UID never changes: each is made once
-_UIDS_KEPT: Final = 500_000  # ~100 MB at most; then it starts again
+_UIDS_KEPT: Final = 100_000  # ~20 MB at most; then it starts again
 
 
 def _uid(kind: str, item_id: uuid.UUID) -> str:

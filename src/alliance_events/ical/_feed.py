@@ -420,6 +420,7 @@ class FeedRenderer:
         plan = planned.plan
         leaves = plan.last_day + self.grace + _DAY if plan.cancelled else None
         if self._gone(plan, today):
+            self._shared.pop(plan.item_id, None)  # written again if a feed shows it again
             return _Item(plan, planned.depends, planned.holder, None,
                          max(plan.stamp, self._gone_at(plan)), leaves)
         entry = None if known is None else known.entry

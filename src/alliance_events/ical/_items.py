@@ -27,8 +27,8 @@ from alliance_events.domain.meetings import MeetingState, Nomination
 from alliance_events.ical._audience import Audience
 from alliance_events.ical._text import clean_text, one_line
 from alliance_events.ical._write import VEventData
-from alliance_events.projections.alliance import AllianceState
-from alliance_events.timing import AllDay, Timed, When, is_named_zone
+from alliance_events.projections.alliance import AllianceState, chain_status
+from alliance_events.timing import AllDay, Timed, When, day_after, is_named_zone
 
 __all__ = [
     "ALLIANCE_NAMESPACE",
@@ -51,7 +51,6 @@ ALLIANCE_NAMESPACE: Final = uuid.UUID("0b8f4f7e-5d1a-5c8e-9c3b-6a2e41f7d9a0")
 
 EPOCH: Final = pendulum.datetime(1970, 1, 1, tz="UTC")
 _UTC: Final = pendulum.UTC
-_DAY: Final = _dt.timedelta(days=1)
 
 
 _NAMESPACE_BYTES: Final = ALLIANCE_NAMESPACE.bytes
@@ -151,16 +150,9 @@ def _delegation(meeting: MeetingState, audience: Audience) -> Sequence[Nominatio
 
 def _chain(state: AllianceState, meeting: MeetingState) -> list[MeetingState]:
     """Return the meeting and every meeting it is part of, nearest first."""
-    if meeting.parent_id is None or meeting.meeting_id is None:
+    if meeting.meeting_id is None:
         return [meeting]
     return [meeting, *state.ancestors(meeting.meeting_id)]
-
-
-def _status(chain: Sequence[MeetingState]) -> MeetingStatus:
-    """Return the status to show (:meth:`AllianceState.effective_status` of ``chain[0]``)."""
-    if any(parent.cancelled for parent in chain[1:]):
-        return MeetingStatus.CANCELLED
-    return chain[0].status
 
 
 def plan_meeting(state: AllianceState, meeting: MeetingState, audience: Audience) -> Plan:
@@ -177,7 +169,7 @@ def plan_meeting(state: AllianceState, meeting: MeetingState, audience: Audience
     return Plan(
         item_id=meeting.meeting_id,
         key=(positions, named_positions),
-        cancelled=_status(meetings) is MeetingStatus.CANCELLED,
+        cancelled=chain_status(meetings) is MeetingStatus.CANCELLED,
         last_day=meeting.when.last_day,
         stamp=max(stamp, named_stamp),
         created=_created(state, meeting.meeting_id),
@@ -213,7 +205,7 @@ def plan_deadline(state: AllianceState, deadline: Deadline, audience: Audience) 
     if not deadline_visible(deadline, audience):
         return None
     chain = _deadline_chain(state, deadline)
-    meeting_cancelled = bool(chain) and _status(chain) is MeetingStatus.CANCELLED
+    meeting_cancelled = bool(chain) and chain_status(chain) is MeetingStatus.CANCELLED
     # A meeting's deadline was touched by its own id from the first event that set it;
     # a log folded before that was so falls back on the meeting's times.
     own = deadline.deadline_id if deadline.deadline_id in state.touched else deadline.meeting_id
@@ -279,18 +271,13 @@ def deadline_dependencies(
 # -- building the VEVENTs -------------------------------------------------------------
 
 
-def _next_day(day: _dt.date) -> _dt.date:
-    """Return the day after ``day`` as a plain date (pendulum's arithmetic is ten times slower)."""
-    return _dt.date(day.year, day.month, day.day) + _DAY
-
-
 def _span(when: When) -> tuple[_dt.date, _dt.date]:
     """DTSTART and DTEND: dates (DTEND exclusive), or times in a named zone or UTC.
 
     A fixed offset ("GMT+1") has no VTIMEZONE, so such times are written in UTC.
     """
     if isinstance(when, AllDay):
-        return when.first, _next_day(when.last)
+        return when.first, when.end_exclusive
     assert isinstance(when, Timed)  # noqa: S101 - When is Timed | AllDay
     start, end = when.start, when.end
     return (
@@ -378,7 +365,7 @@ def meeting_item(
     assert meeting.meeting_id is not None  # noqa: S101 - only scheduled meetings are built
     assert meeting.when is not None  # noqa: S101 - a scheduled meeting has a time
     chain = _chain(state, meeting)
-    status = _status(chain)
+    status = chain_status(chain)
     cancelled = status is MeetingStatus.CANCELLED
     start, end = _span(meeting.when)
     parent = chain[1] if len(chain) > 1 else None
@@ -449,7 +436,7 @@ def deadline_item(
         plan=plan,
         summary=summary,
         start=_dt.date(day.year, day.month, day.day),
-        end=_next_day(day),
+        end=day_after(day),
         status=MeetingStatus.CANCELLED if plan.cancelled else MeetingStatus.CONFIRMED,
         sequence=sequence,
         transparent=True,

@@ -206,7 +206,7 @@ def _trigger(before: _dt.timedelta) -> str:
     return trigger
 
 
-def _text(name: str, text: str | None) -> str:
+def _text_line(name: str, text: str | None) -> str:
     """Return a TEXT property's content line and its CRLF ("" if ``text`` is None)."""
     if text is None:
         return ""
@@ -218,23 +218,23 @@ def write_vevent(data: VEventData) -> bytes:
     stamp = _utc(data.stamp)
     alarms = "".join(
         "BEGIN:VALARM\r\nACTION:DISPLAY\r\n"
-        f"{_text('DESCRIPTION:', description)}TRIGGER:{_trigger(trigger)}\r\nEND:VALARM\r\n"
+        f"{_text_line('DESCRIPTION:', description)}TRIGGER:{_trigger(trigger)}\r\nEND:VALARM\r\n"
         for description, trigger in data.alarms
     )
     url = "" if data.url is None else fold("URL:" + data.url) + "\r\n"
     return (  # in icalendar's order (the module's docstring)
         "BEGIN:VEVENT\r\n"
-        f"{_text('SUMMARY:', data.summary)}"
+        f"{_text_line('SUMMARY:', data.summary)}"
         f"{_when('DTSTART', data.start)}\r\n"
         f"{_when('DTEND', data.end)}\r\n"
         f"DTSTAMP:{stamp}\r\n"
-        f"{_text('UID:', data.uid)}"
+        f"{_text_line('UID:', data.uid)}"
         f"SEQUENCE:{data.sequence}\r\n"
         f"CREATED:{_utc(data.created)}\r\n"
-        f"{_text('DESCRIPTION:', data.description)}"
+        f"{_text_line('DESCRIPTION:', data.description)}"
         f"LAST-MODIFIED:{stamp}\r\n"
-        f"{_text('LOCATION:', data.location)}"
-        f"{_text('RELATED-TO;RELTYPE=PARENT:', data.related_to)}"
+        f"{_text_line('LOCATION:', data.location)}"
+        f"{_text_line('RELATED-TO;RELTYPE=PARENT:', data.related_to)}"
         f"STATUS:{data.status}\r\n"
         f"TRANSP:{'TRANSPARENT' if data.transparent else 'OPAQUE'}\r\n"
         f"{url}{alarms}"

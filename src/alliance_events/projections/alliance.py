@@ -11,6 +11,7 @@ events as on a log of ten million.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Final, NamedTuple
 
 import attrs
@@ -32,7 +33,7 @@ from alliance_events.domain.meetings import evolve as evolve_meeting
 from alliance_events.events import Event
 from alliance_events.log.base import Recorded
 
-__all__ = ["AllianceProjection", "AllianceState", "Touched"]
+__all__ = ["AllianceProjection", "AllianceState", "Touched", "chain_status"]
 
 _EMPTY_MEETING: Final = MeetingState()
 _STREAM_CACHE: Final = 1_000_000  # parsed stream names kept (bounded memory)
@@ -101,6 +102,8 @@ class AllianceState:
         """Return the meeting's parent, its parent's parent, and so on."""
         result: list[MeetingState] = []
         state = self.meetings.get(meeting_id)
+        if state is None or state.parent_id is None:  # most meetings: no lookup more
+            return result
         seen = {meeting_id}
         while state is not None and state.parent_id is not None and state.parent_id not in seen:
             seen.add(state.parent_id)
@@ -111,10 +114,7 @@ class AllianceState:
 
     def effective_status(self, meeting_id: uuid.UUID) -> MeetingStatus:
         """Return the status to show: cancelled if the meeting or one it is part of is."""
-        state = self.meetings[meeting_id]
-        if any(a.cancelled for a in self.ancestors(meeting_id)):
-            return MeetingStatus.CANCELLED
-        return state.status
+        return chain_status([self.meetings[meeting_id], *self.ancestors(meeting_id)])
 
     def descendants(self, meeting_id: uuid.UUID) -> list[uuid.UUID]:
         """Return the ids of the meeting's sessions, side events, and theirs."""
@@ -256,3 +256,14 @@ class AllianceProjection:
             half = _JOURNAL_LIMIT // 2
             del journal[:half]
             state.journal_start += half
+
+
+def chain_status(chain: Sequence[MeetingState]) -> MeetingStatus:
+    """Return the status to show for ``chain[0]``, part of ``chain[1:]`` (nearest first).
+
+    Cancelled if it or a meeting it is part of is (:meth:`AllianceState.effective_status`
+    for a chain already walked).
+    """
+    if any(parent.cancelled for parent in chain[1:]):
+        return MeetingStatus.CANCELLED
+    return chain[0].status

@@ -16,7 +16,7 @@ from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from alliance_events.log.base import EventLog, Recorded
 
-__all__ = ["Projection", "ProjectionRunner", "fold"]
+__all__ = ["Projection", "ProjectionRunner", "fold", "without_cyclic_gc"]
 
 S = TypeVar("S")
 

@@ -607,12 +607,20 @@ class TestTokens:
     def test_issue_then_revoke(self, scenario: Scenario) -> None:
         """The issued token opens RUAN's feed until it is revoked."""
         cli = scenario.cli
-        result = cli.run("token", "issue", "RUAN", "--label", "test", "--base-url",
-                         "https://events.example.org", "--json")
+        unset = cli.run("token", "issue", "RUAN", "--json")
+        assert json.loads(unset.stdout)["feed_url"].startswith("/o/")
+        assert "no feed address is set" in unset.stderr
+        cli.refused("settings", "feed-address", "ftp://events.example.org")
+        cli.run("settings", "feed-address", "https://Events.Example.org/")
+        assert cli.json("settings", "feed-address")["feed_address"] == (
+            "https://events.example.org")
+        result = cli.run("token", "issue", "RUAN", "--label", "test", "--json")
         issued = json.loads(result.stdout)
         assert "shown only this once" in result.stderr
         token = issued["token"]
         assert issued["feed_url"] == f"https://events.example.org/o/{token}/calendar.ics"
+        assert issued["page_url"] == f"https://events.example.org/o/{token}/"
+        cli.run("token", "revoke", "RUAN", "--token", json.loads(unset.stdout)["token"])
         ruan = uuid.UUID(scenario.ids["RUAN"])
         with Alliance.open(f"sqlite:///{cli.db}") as alliance:
             assert alliance.organisation_for_token(token) == ruan

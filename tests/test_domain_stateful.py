@@ -15,7 +15,6 @@ import uuid
 from collections import Counter
 from typing import Any, Final
 
-import attrs
 import pendulum
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
@@ -52,17 +51,8 @@ caps = st.none() | st.integers(min_value=0, max_value=3)
 
 
 def _snapshot(state: AllianceState) -> AllianceState:
-    """Copy the state's containers (its values are immutable) so later events leave it be."""
-    return attrs.evolve(
-        state,
-        meetings=dict(state.meetings),
-        deadlines=dict(state.deadlines),
-        organisations=dict(state.organisations),
-        persons=dict(state.persons),
-        bodies=dict(state.bodies),
-        children={key: list(value) for key, value in state.children.items()},
-        touched=dict(state.touched),
-    )
+    """Copy the state as the projection copies it for snapshots (later events leave it be)."""
+    return AllianceProjection().copy(state)
 
 
 def _batches(records: list[Recorded]) -> list[list[Recorded]]:

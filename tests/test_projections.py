@@ -20,6 +20,7 @@ from alliance_events import Alliance, Event, EventLog, Recorded, open_log
 from alliance_events.domain import deadlines as dl
 from alliance_events.domain import directory as dr
 from alliance_events.domain import meetings as mt
+from alliance_events.domain import settings as st
 from alliance_events.domain.common import (
     LinkKind,
     MeetingKind,
@@ -479,6 +480,7 @@ def _samples() -> dict[type[Event], Event]:
         dr.FeedTokenIssued(event_id=e(), organisation_id=o, token_id=e(), token_hash="0" * 64,
                            label="secretary's phone"),
         dr.FeedTokenRevoked(event_id=e(), organisation_id=o, token_id=e(), reason="lost"),
+        st.FeedAddressSet(event_id=e(), base_url="https://calendar.example.org"),
     ]
     return {type(sample): sample for sample in samples}
 
@@ -531,6 +533,7 @@ class TestHistory:
             (dr.PersonDetailsChanged, "changed the e-mail of Femi Adeyemi"),
             (dr.FeedTokenIssued, "issued a private feed address to RUAN (secretary's phone)"),
             (dr.FeedTokenRevoked, "revoked a private feed address of RUAN (lost)"),
+            (st.FeedAddressSet, "set the feed address to https://calendar.example.org"),
         ],
     )
     def test_wording(self, cls: type[Event], words: str) -> None:

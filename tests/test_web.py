@@ -406,7 +406,7 @@ class TestIndex:
             "https://calendar.google.com/calendar/render?cid=webcal%3A%2F%2Ftestserver%2Fcalendar.ics"
         )
         assert f'href="{google}"' in page
-        assert "<code>http://testserver/calendar.ics</code>" in page
+        assert 'value="http://testserver/calendar.ics"' in page
 
     def test_a_base_url_and_escaping(self, alliance: Alliance) -> None:
         """With a base URL the links use it; a hostile Host header is escaped."""
@@ -414,11 +414,64 @@ class TestIndex:
         with running(app) as client:
             page = client.get("/").text
         assert 'href="webcal://events.example.org/feeds/calendar.ics"' in page
-        assert "<code>https://events.example.org/feeds/calendar.ics</code>" in page
+        assert 'value="https://events.example.org/feeds/calendar.ics"' in page
         assert subscribe_links("https://x.org")["google"].endswith("cid=webcal%3A%2F%2Fx.org%2Fcalendar.ics")
         with running(create_app(alliance)) as client:
             page = client.get("/", headers={"Host": 'evil"><script>'}).text
         assert "<script>" not in page
+
+    def test_the_recorded_feed_address_is_the_one_offered(self, alliance: Alliance) -> None:
+        """The address set in the log (as `settings feed-address` sets it) is what the
+        pages offer, whatever host the request named; a new address shows at once."""
+        alliance.set_feed_address("https://calendar.example.org/")
+        with running(create_app(alliance)) as client:
+            page = client.get("/").text
+            assert 'href="webcal://calendar.example.org/calendar.ics"' in page
+            assert "testserver" not in page
+            alliance.set_feed_address("https://feeds.example.net")
+            assert 'value="https://feeds.example.net/calendar.ics"' in client.get("/").text
+
+    def test_the_public_page_lists_what_is_to_come_and_promises_no_mail(
+        self, client: InProcess
+    ) -> None:
+        """The meetings to come are listed with their time in their own zone; the page
+        claims no channel the product lacks (no e-mail), and has the headers that keep
+        it in place (CSP with the style's hash, no referrer, nosniff)."""
+        response = client.get("/")
+        page = response.text
+        assert "Informal Meeting" in page
+        assert "Europe/Vienna" in page
+        assert "e-mail" not in page.lower()
+        assert "email" not in page.lower()
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert "style-src 'sha256-" in response.headers["content-security-policy"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+    def test_an_organisations_page(self, client: InProcess, seeded: Seeded) -> None:
+        """/o/<token>/ offers the organisation's private feed, warns that it is private,
+        lists its delegation, is never cached by others; a wrong token gets the feed's
+        404, and no other organisation's delegate is named."""
+        with Alliance.open(seeded.url) as other:
+            meeting = other.meetings()[0].meeting_id
+            rival = other.register_organisation(name="Rival", acronym="RIV")
+            ours = other.register_person(name="Ada Ours", organisation=seeded.organisation)
+            theirs = other.register_person(name="Bob Theirs", organisation=rival)
+            other.open_registration(meeting, opens=_future(-1)[:10], closes=_future(5)[:10])
+            other.nominate(meeting, person=ours, organisation=seeded.organisation,
+                           role="speaker")
+            other.nominate(meeting, person=theirs, organisation=rival, role="speaker")
+        response = client.get(f"/o/{seeded.token}/")
+        assert response.status_code == 200
+        page = response.text
+        assert f'href="webcal://testserver/o/{seeded.token}/calendar.ics"' in page
+        assert "This address is private" in page
+        assert "Ada Ours: speaker, nominated" in page
+        assert "Bob Theirs" not in page
+        assert "Ada Ours" not in client.get("/").text
+        assert response.headers["cache-control"] == "private, no-store"
+        assert client.get(f"/o/{seeded.token}x/").status_code == 404
+        assert client.get("/o/x" * 100 + "/").status_code == 404
+        assert client.get(f"/o/{seeded.token}").status_code == 404
 
 
 class FailingRenderer:

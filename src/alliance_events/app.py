@@ -38,6 +38,7 @@ import pendulum
 from alliance_events.clock import Clock, IdFactory, new_id, system_clock
 from alliance_events.domain import directory as dr
 from alliance_events.domain import meetings as mt
+from alliance_events.domain import settings as st
 from alliance_events.domain.common import (
     Command,
     LinkKind,
@@ -61,10 +62,11 @@ from alliance_events.domain.deadlines import (
 )
 from alliance_events.errors import ConcurrencyError, RuleViolation, UnknownReferenceError
 from alliance_events.events import Event, EventRegistry
+from alliance_events.ical import FeedLinks, subscribe_links
 from alliance_events.log import open_log
 from alliance_events.log.base import EventLog, Recorded
 from alliance_events.projections.alliance import AllianceProjection, AllianceState
-from alliance_events.projections.history import HistoryEntry, describe_when, history_entry
+from alliance_events.projections.history import HistoryEntry, history_entry
 from alliance_events.projections.registration import (
     DeadlineView,
     MeetingView,
@@ -80,6 +82,7 @@ from alliance_events.timing import (
     Timed,
     When,
     all_day,
+    describe_when,
     local_date,
     local_datetime,
     timed,
@@ -379,6 +382,45 @@ class Alliance:
             return None
         live = state.organisations[found].feed_tokens.values()
         return found if any(hmac.compare_digest(wanted, h) for h in live) else None
+
+    # -- settings ------------------------------------------------------------------------
+
+    def set_feed_address(
+        self, base_url: str, *, actor: str | None = None, command_id: uuid.UUID | None = None
+    ) -> str:
+        """Record the feed server's public address; return it as recorded.
+
+        Every subscribe link is built from it: the server's pages and ``token issue``
+        read this one value, so they cannot disagree.
+
+        Raises:
+            RuleViolation: not an ``https://`` (or ``http://``) address with a host, or
+                one with a query, fragment or credentials (rule ``base-url``).
+
+        """
+        command = st.SetFeedAddress(base_url=base_url, **self._command_fields(command_id, actor))
+
+        def decide(records: list[Recorded]) -> list[Event]:
+            state = None
+            for record in records:
+                state = st.evolve_feed_settings(state, record.event)
+            return st.decide_feed_settings(state, command)
+
+        self._execute(st.FEEDS_STREAM, command, decide)
+        return st.normalise_base_url(base_url)
+
+    @property
+    def feed_address(self) -> str | None:
+        """The feed server's public address, or None if it was never set."""
+        return self.state.feed_settings.base_url or None
+
+    def feed_links(self, token: str | None = None) -> FeedLinks | None:
+        """Return the public feed's addresses (with ``token``: an organisation's).
+
+        None when no feed address was set (:meth:`set_feed_address`).
+        """
+        base_url = self.feed_address
+        return None if base_url is None else subscribe_links(base_url, token)
 
     def _organisation_command(self, command: Command) -> list[Recorded]:
         organisation_id: uuid.UUID = command.organisation_id  # type: ignore[attr-defined]
@@ -1113,16 +1155,26 @@ class Alliance:
         include_cancelled: bool = True,
         kind: MeetingKind | str | None = None,
         parent: uuid.UUID | None = None,
+        from_day: _dt.date | str | None = None,
+        to_day: _dt.date | str | None = None,
     ) -> list[MeetingView]:
-        """Return the scheduled meetings, by start time."""
+        """Return the scheduled meetings, by start time.
+
+        ``from_day`` and ``to_day`` keep those taking place on one of the days between
+        them (inclusive; each meeting's days are local to its zone).
+        """
         state, _ = self.state_as_of(as_of)
         wanted = None if kind is None else _enum(MeetingKind, kind, "kind")
+        first = None if from_day is None else local_date(from_day)
+        last = None if to_day is None else local_date(to_day)
         views = [
             meeting_view(state, m)
             for m in state.meetings.values()
             if m.exists
             and (wanted is None or m.kind is wanted)
             and (parent is None or m.parent_id == parent)
+            and (first is None or m.when.last_day >= first)  # type: ignore[union-attr]
+            and (last is None or m.when.first_day <= last)  # type: ignore[union-attr]
         ]
         if not include_cancelled:
             views = [v for v in views if v.status is not MeetingStatus.CANCELLED]

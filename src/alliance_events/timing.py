@@ -41,11 +41,15 @@ __all__ = [
     "When",
     "all_day",
     "day_after",
+    "describe_moment",
+    "describe_when",
     "is_named_zone",
     "local_date",
     "local_datetime",
+    "names_one_instant",
     "timed",
     "zone",
+    "zone_label",
 ]
 
 Disambiguate = Literal["raise", "earlier", "later"]
@@ -120,6 +124,72 @@ def day_after(day: _dt.date) -> pendulum.Date:
 def is_named_zone(moment: _dt.datetime) -> bool:
     """Return whether ``moment`` is in a named (IANA) zone rather than a fixed offset."""
     return isinstance(getattr(moment.tzinfo, "key", None), str)
+
+
+def names_one_instant(moment: _dt.datetime) -> bool:
+    """Return whether ``moment``'s wall time and zone name one instant only.
+
+    Not so for a wall time of a repeated (fall-back) hour: "02:30 Vienna" on 27 October
+    2024 is 00:30Z and 01:30Z, and calendar programs disagree on which a TZID time means
+    (CALENDAR.md rule 11), so such an instant is written in UTC. A fixed offset or UTC
+    always names one instant.
+
+    >>> import pendulum
+    >>> names_one_instant(local_datetime("2024-10-27 01:30", "Europe/Vienna"))
+    True
+    >>> names_one_instant(local_datetime("2024-10-27 02:30", "Europe/Vienna",
+    ...                                  disambiguate="later"))
+    False
+    """
+    if not is_named_zone(moment):
+        return True
+    return moment.replace(fold=0).utcoffset() == moment.replace(fold=1).utcoffset()
+
+
+def zone_label(moment: _dt.datetime) -> str:
+    """Return the name people read for ``moment``'s zone: the IANA name, or the offset.
+
+    The one way labels are written everywhere (tables, history, feeds):
+
+    >>> zone_label(local_datetime("2023-03-22 15:00", "Europe/Vienna"))
+    'Europe/Vienna'
+    >>> zone_label(local_datetime("2023-03-22 15:00", "GMT+1"))
+    'UTC+01:00'
+    >>> zone_label(local_datetime("2023-03-22 15:00", "UTC"))
+    'UTC'
+    """
+    key = getattr(moment.tzinfo, "key", None)
+    if isinstance(key, str) and key:
+        return key
+    offset = moment.utcoffset()
+    if not offset:
+        return "UTC"
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def describe_moment(moment: _dt.datetime) -> str:
+    """Say a time in its own zone: ``22 Mar 2023 15:00 Europe/Vienna``."""
+    return f"{moment.strftime('%d %b %Y %H:%M')} {zone_label(moment)}"
+
+
+def describe_when(when: When) -> str:
+    """Say when something takes place, in its own zone.
+
+    >>> describe_when(timed("2023-03-22 15:00", "16:30", "Europe/Vienna"))
+    '22 Mar 2023 15:00-16:30 Europe/Vienna'
+    >>> describe_when(all_day("2023-05-30", "2023-05-31"))
+    'all day 30 May to 31 May 2023'
+    """
+    if isinstance(when, AllDay):
+        if when.first == when.last:
+            return f"all day on {when.first.strftime('%d %b %Y')}"
+        return f"all day {when.first.strftime('%d %b')} to {when.last.strftime('%d %b %Y')}"
+    if when.start.date() == when.end.date() and zone_label(when.start) == zone_label(when.end):
+        day_and_start = when.start.strftime("%d %b %Y %H:%M")
+        return f"{day_and_start}-{when.end.strftime('%H:%M')} {zone_label(when.start)}"
+    return f"{describe_moment(when.start)} to {describe_moment(when.end)}"
 
 
 def _parse_wall(value: str | _dt.datetime) -> _dt.datetime:

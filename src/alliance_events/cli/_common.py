@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from alliance_events.app import Alliance, AsOf
 from alliance_events.errors import AllianceEventsError, UnknownReferenceError
-from alliance_events.timing import AllDay, Timed
+from alliance_events.timing import AllDay, Timed, zone_label
 
 __all__ = [
     "DB_ENV",
@@ -41,7 +41,6 @@ __all__ = [
     "settings",
     "when_arguments",
     "when_options",
-    "zone_label",
 ]
 
 DB_ENV: Final = "ALLIANCE_EVENTS_DB"
@@ -290,15 +289,6 @@ def nomination_of(alliance: Alliance, meeting: uuid.UUID, name: str) -> uuid.UUI
 
 
 # -- JSON -----------------------------------------------------------------------------
-
-
-def zone_label(moment: _dt.datetime) -> str:
-    """Return the IANA name of ``moment``'s zone, or its fixed offset (UTC+01:00)."""
-    name = getattr(moment.tzinfo, "key", None) or getattr(moment.tzinfo, "name", None)
-    if isinstance(name, str) and name:
-        return name
-    offset = moment.strftime("%z")
-    return f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
 
 
 def plain(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value

@@ -177,31 +177,42 @@ def token() -> None:
 @token.command("issue")
 @click.argument("organisation_name", metavar="ORGANISATION")
 @click.option("--label", default="", help="A note on what the address is for.")
-@click.option(
-    "--base-url", default="http://127.0.0.1:8000", show_default=True,
-    help="Where the feed server (alliance-events serve) is reached.",
-)
 @json_option
 @click.pass_context
 def token_issue(
-    context: click.Context, *, organisation_name: str, label: str, base_url: str, as_json: bool
+    context: click.Context, *, organisation_name: str, label: str, as_json: bool
 ) -> None:
-    """Give ORGANISATION a private feed address; print its token and URL, this once."""
+    """Give ORGANISATION a private feed address; print its token and URLs, this once.
+
+    The URLs start with the feed address set by `alliance-events settings feed-address`
+    (the one `serve` offers); without it, only the paths are printed.
+    """
     with open_alliance(context, quiet=as_json) as alliance:
         organisation_id = alliance.find_organisation(organisation_name)
         token_id, secret = alliance.issue_feed_token(
             organisation_id, label=label, actor=settings(context).actor
         )
-    url = f"{base_url.rstrip('/')}/o/{secret}/calendar.ics"
+        links = alliance.feed_links(secret)
+    feed = f"/o/{secret}/calendar.ics" if links is None else links.https
+    page = f"/o/{secret}/" if links is None else links.page
     if as_json:
         emit_json(
             {"organisation_id": organisation_id, "token_id": token_id, "token": secret,
-             "feed_url": url}
+             "feed_url": feed, "page_url": page,
+             "webcal_url": None if links is None else links.webcal,
+             "google_url": None if links is None else links.google}
         )
     else:
         click.echo(f"token: {secret}")
-        click.echo(f"feed:  {url}")
+        click.echo(f"page:  {page}")
+        click.echo(f"feed:  {feed}")
         click.echo(f"id:    {token_id}")
+    if links is None:
+        click.echo(
+            "note: no feed address is set: these are paths on the feed server; set its "
+            "public address with `alliance-events settings feed-address https://…`",
+            err=True,
+        )
     click.echo(
         "warning: the token is shown only this once: the log keeps its SHA-256, not the "
         "token. Send it to the organisation now; issue another if it is lost.",
@@ -268,3 +279,36 @@ def token_list(context: click.Context, *, organisation_name: str, as_json: bool)
     else:
         for token_id in ids:
             click.echo(str(token_id))
+
+
+# -- settings -------------------------------------------------------------------------
+
+
+@main.group("settings")
+def settings_group() -> None:
+    """Show or change the settings every tool on the log shares (kept in the log)."""
+
+
+@settings_group.command("feed-address")
+@click.argument("base_url", metavar="[URL]", required=False)
+@json_option
+@click.pass_context
+def feed_address(context: click.Context, *, base_url: str | None, as_json: bool) -> None:
+    """Show the feed server's public address, or set it to URL (https://host[/path]).
+
+    Every subscribe link starts with it: the server's pages and `token issue`.
+    """
+    with open_alliance(context, quiet=as_json) as alliance:
+        if base_url is not None:
+            alliance.set_feed_address(base_url, actor=settings(context).actor)
+        address = alliance.feed_address
+        links = alliance.feed_links()
+    if as_json:
+        emit_json({"feed_address": address,
+                   "feed_url": None if links is None else links.https})
+    elif address is None:
+        click.echo("no feed address is set")
+    else:
+        click.echo(f"feed address: {address}")
+        assert links is not None  # noqa: S101 - set with the address
+        click.echo(f"public feed:  {links.https}")

@@ -229,22 +229,16 @@ def demo(context: click.Context) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="The port to listen on.")
 @click.option(
-    "--base-url",
-    default=None,
-    help="The public address the subscribe links start with (https://…); "
-    "by default each request's own host.",
-)
-@click.option(
     "--poll-interval", default=0.5, show_default=True, type=float,
     help="Seconds between two looks at the log for new events.",
 )
 @click.pass_context
-def serve(
-    context: click.Context, *, host: str, port: int, base_url: str | None, poll_interval: float
-) -> None:
+def serve(context: click.Context, *, host: str, port: int, poll_interval: float) -> None:
     """Serve the calendar feeds over HTTP, following the log (Ctrl-C stops).
 
-    The access log is off: organisations' feed addresses carry their tokens.
+    The subscribe pages' links start with the feed address set by
+    `alliance-events settings feed-address` (the one `token issue` prints too). The
+    access log is off: organisations' feed addresses carry their tokens.
     """
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
@@ -254,7 +248,14 @@ def serve(
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["loggers"]["alliance_events"] = {"handlers": ["default"], "level": "INFO"}
     with open_alliance(context) as alliance:
-        app = create_app(alliance, base_url=base_url, poll_interval=poll_interval)
+        if alliance.feed_address is None:
+            click.echo(
+                "note: no feed address is set, so the subscribe pages offer each request's "
+                "own host; set the public one with `alliance-events settings feed-address "
+                "https://…`",
+                err=True,
+            )
+        app = create_app(alliance, poll_interval=poll_interval)
         # uvicorn shuts down gracefully on Ctrl-C, then raises the signal again.
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.run(

@@ -21,8 +21,8 @@ from alliance_events.cli._common import (
 )
 from alliance_events.cli._tables import history_table, meeting_table, meetings_table
 from alliance_events.domain.common import MeetingKind
-from alliance_events.projections.history import describe_when
 from alliance_events.projections.registration import MeetingView
+from alliance_events.timing import describe_when
 
 __all__ = ["history", "meeting"]
 

@@ -7,10 +7,10 @@ import datetime as _dt
 import pendulum
 from rich.table import Table
 
-from alliance_events.cli._common import zone_label
 from alliance_events.domain.common import MeetingStatus
-from alliance_events.projections.history import HistoryEntry, describe_when
+from alliance_events.projections.history import HistoryEntry
 from alliance_events.projections.registration import DeadlineView, MeetingView, RegistrationView
+from alliance_events.timing import describe_moment, describe_when, zone_label
 
 __all__ = [
     "deadlines_table",
@@ -26,7 +26,7 @@ __all__ = [
 
 def moment(value: _dt.datetime) -> str:
     """Say a time in its own zone: ``21 Mar 2023 10:00 Europe/Vienna``."""
-    return f"{value.strftime('%d %b %Y %H:%M')} {zone_label(value)}"
+    return describe_moment(value)
 
 
 def due_text(deadline: DeadlineView) -> str:

@@ -451,6 +451,11 @@ class MeetingState:
     # status the meeting had before it was cancelled (a reinstatement restores it).
     nomination_index: Mapping[uuid.UUID, int] = attrs.field(factory=dict, repr=False)
     cancelled_from: MeetingStatus | None = None
+    # What calendars tell of the last changes: why it was cancelled (while it is), and
+    # where it was before its last move, and why it moved.
+    cancel_reason: str = ""
+    moved_from: When | None = None
+    move_reason: str = ""
 
     @property
     def exists(self) -> bool:
@@ -569,7 +574,10 @@ def _scheduled(state: MeetingState, event: MeetingScheduled) -> MeetingState:
 
 @_evolves(MeetingRescheduled)
 def _rescheduled(state: MeetingState, event: MeetingRescheduled) -> MeetingState:
-    return replace(state, when=event.when, sequence=state.sequence + 1)
+    return replace(
+        state, when=event.when, moved_from=state.when, move_reason=event.reason,
+        sequence=state.sequence + 1,
+    )
 
 
 @_evolves(MeetingDetailsChanged)
@@ -594,11 +602,12 @@ _EVOLVERS[MeetingConfirmed] = _status(MeetingStatus.CONFIRMED)
 
 
 @_evolves(MeetingCancelled)
-def _cancelled(state: MeetingState, _: MeetingCancelled) -> MeetingState:
+def _cancelled(state: MeetingState, event: MeetingCancelled) -> MeetingState:
     return replace(
         state,
         status=MeetingStatus.CANCELLED,
         cancelled_from=state.status,
+        cancel_reason=event.reason,
         sequence=state.sequence + 1,
     )
 
@@ -609,6 +618,7 @@ def _reinstated(state: MeetingState, _: MeetingReinstated) -> MeetingState:
         state,
         status=state.cancelled_from or MeetingStatus.CONFIRMED,
         cancelled_from=None,
+        cancel_reason="",
         sequence=state.sequence + 1,
     )
 

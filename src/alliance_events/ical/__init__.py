@@ -19,11 +19,11 @@ from alliance_events.ical._audience import Audience, AudienceKind
 from alliance_events.ical._feed import DEFAULT_NAME, PRODID, Feed, FeedRenderer
 from alliance_events.ical._items import (
     ALLIANCE_NAMESPACE,
-    calendar_uid,
     deadline_uid,
     deadline_visible,
     meeting_uid,
 )
+from alliance_events.ical._links import FeedLinks, subscribe_links
 from alliance_events.ical._text import clean_text
 
 __all__ = [
@@ -33,10 +33,11 @@ __all__ = [
     "Audience",
     "AudienceKind",
     "Feed",
+    "FeedLinks",
     "FeedRenderer",
-    "calendar_uid",
     "clean_text",
     "deadline_uid",
     "deadline_visible",
     "meeting_uid",
+    "subscribe_links",
 ]

@@ -40,7 +40,6 @@ from alliance_events.ical._audience import Audience
 from alliance_events.ical._items import (
     EPOCH,
     Plan,
-    calendar_uid,
     deadline_dependencies,
     deadline_item,
     meeting_dependencies,
@@ -114,15 +113,17 @@ class _Item:
     holder: uuid.UUID | None
     entry: _Entry | None  # None: past its grace period, not shown
     weight: pendulum.DateTime  # what it adds to the feed's last_modified
-    leaves: _dt.date | None  # if cancelled: the first day it is past its grace period
+    # The days on which it changes with the calendar alone: a cancelled item's first day
+    # past its grace period, the day a moved meeting's note ends.
+    turns: tuple[_dt.date, ...]
 
 
 class _View:
     """An audience's feed as last rendered, and the indexes that bring it up to date.
 
     ``orders`` and ``bodies`` are the shown items' sort keys and VEVENT bytes, in feed
-    order; ``zones`` counts the shown (TZID, year) uses; ``leaving`` and ``leave_days``
-    find the cancelled items by the day they leave.
+    order; ``zones`` counts the shown (TZID, year) uses; ``turning`` and ``turn_days``
+    find the items by the days they change on with no event (:attr:`_Item.turns`).
     """
 
     def __init__(
@@ -135,7 +136,7 @@ class _View:
         self.items = items
         self.dependants: dict[uuid.UUID, set[uuid.UUID]] = {}
         self.zones: Counter[tuple[str, int]] = Counter()
-        self.leaving: dict[_dt.date, set[uuid.UUID]] = {}
+        self.turning: dict[_dt.date, set[uuid.UUID]] = {}
         shown = []
         last_modified = EPOCH
         for item_id, item in items.items():
@@ -147,7 +148,7 @@ class _View:
         shown.sort(key=lambda e: e.order)
         self.orders = [entry.order for entry in shown]
         self.bodies = [entry.body for entry in shown]
-        self.leave_days = sorted(self.leaving)
+        self.turn_days = sorted(self.turning)
         self.last_modified = last_modified
 
     def follows(self, state: AllianceState) -> list[uuid.UUID] | None:
@@ -163,17 +164,18 @@ class _View:
                 self.dependants[dependency] = {item_id}
             else:
                 found.add(item_id)
-        if item.leaves is not None:
-            leaving = self.leaving.get(item.leaves)
-            if leaving is None:
-                self.leaving[item.leaves] = {item_id}
+        for day in item.turns:
+            turning = self.turning.get(day)
+            if turning is None:
+                self.turning[day] = {item_id}
             else:
-                leaving.add(item_id)
+                turning.add(item_id)
 
     def add(self, item_id: uuid.UUID, item: _Item) -> None:
         """Add an item (not in the view)."""
-        if item.leaves is not None and item.leaves not in self.leaving:
-            insort(self.leave_days, item.leaves)
+        for day in item.turns:
+            if day not in self.turning:
+                insort(self.turn_days, day)
         self._index(item_id, item)
         self.items[item_id] = item
         entry = item.entry
@@ -204,21 +206,21 @@ class _View:
                 self.zones[zone] -= 1
                 if self.zones[zone] <= 0:
                     del self.zones[zone]
-        if item.leaves is not None:
-            leaving = self.leaving[item.leaves]
-            leaving.discard(item_id)
-            if not leaving:
-                del self.leaving[item.leaves]
-                del self.leave_days[bisect_left(self.leave_days, item.leaves)]
+        for day in item.turns:
+            turning = self.turning[day]
+            turning.discard(item_id)
+            if not turning:
+                del self.turning[day]
+                del self.turn_days[bisect_left(self.turn_days, day)]
         return item
 
-    def leaving_between(self, before: _dt.date, after: _dt.date) -> set[uuid.UUID]:
-        """Return the items past their grace period on one of the two days, not the other."""
+    def turning_between(self, before: _dt.date, after: _dt.date) -> set[uuid.UUID]:
+        """Return the items that change on a day after one of the two days, up to the other."""
         first, last = min(before, after), max(before, after)
         found: set[uuid.UUID] = set()
-        days = self.leave_days
+        days = self.turn_days
         for at in range(bisect_right(days, first), bisect_right(days, last)):
-            found |= self.leaving[days[at]]
+            found |= self.turning[days[at]]
         return found
 
 
@@ -253,6 +255,8 @@ class FeedRenderer:
             alarms from subscriptions, and the e-mail is the real reminder).
         grace: how long a cancelled item stays in the feed after its last day (whole
             days), so that subscribers see the cancellation before it goes.
+        notice: how long a moved meeting's VEVENT says where it was before (whole days
+            after the move was recorded; never past the meeting's last day).
 
     The renderer is deterministic (same state, audience and day of ``now``: the same
     bytes) and keeps a cache per audience of the items it serialised, and one of the
@@ -268,11 +272,13 @@ class FeedRenderer:
         refresh: _dt.timedelta = _dt.timedelta(hours=2),
         alarms: bool = False,
         grace: _dt.timedelta = _dt.timedelta(days=30),
+        notice: _dt.timedelta = _dt.timedelta(days=30),
     ) -> None:
         self.name = one_line(name)
         self.refresh = refresh
         self.alarms = alarms
         self.grace = _dt.timedelta(days=grace.days)
+        self.notice = _dt.timedelta(days=notice.days)
         self._views: dict[str, _View] = {}
         self._headers: dict[tuple[str, str], bytes] = {}
         self._zones: dict[tuple[str, int, int], bytes] = {}
@@ -316,7 +322,7 @@ class FeedRenderer:
         today = _today(now)
         items = [
             build(plan)
-            for plan, build in self._plans(state, audience)
+            for plan, build in self._plans(state, audience, today)
             if not self._gone(plan, today)
         ]
         items.sort(key=_order)
@@ -331,25 +337,26 @@ class FeedRenderer:
     # -- the items --------------------------------------------------------------------
 
     def _plans(
-        self, state: AllianceState, audience: Audience
+        self, state: AllianceState, audience: Audience, today: _dt.date
     ) -> Iterator[tuple[Plan, _Builder]]:
         for meeting in state.meetings.values():
             if meeting.exists:
-                yield plan_meeting(state, meeting, audience), _MeetingBuilder(
-                    state, meeting, audience
+                yield (
+                    plan_meeting(state, meeting, audience, today=today, notice=self.notice),
+                    _MeetingBuilder(state, meeting, audience),
                 )
         for deadline in state.all_deadlines():
-            plan = plan_deadline(state, deadline, audience)
-            if plan is not None:
-                yield plan, _DeadlineBuilder(state, deadline, audience, alarms=self.alarms)
+            planned = plan_deadline(state, deadline, audience)
+            if planned is not None:
+                yield planned, _DeadlineBuilder(state, deadline, audience, alarms=self.alarms)
 
     def _planned(
-        self, state: AllianceState, audience: Audience
+        self, state: AllianceState, audience: Audience, today: _dt.date
     ) -> Iterator[tuple[uuid.UUID, _Planned]]:
         """Every item of the feed, planned (in :meth:`_plans`' order)."""
         for meeting_id, meeting in state.meetings.items():
             if meeting.exists:
-                yield meeting_id, self._plan_meeting(state, meeting, audience)
+                yield meeting_id, self._plan_meeting(state, meeting, audience, today)
         for meeting_id, meeting in state.meetings.items():
             for deadline in meeting.deadlines:
                 planned = self._plan_deadline(state, deadline, audience, meeting_id)
@@ -361,7 +368,12 @@ class FeedRenderer:
                 yield deadline.deadline_id, planned
 
     def _replanned(
-        self, state: AllianceState, audience: Audience, ids: set[uuid.UUID], view: _View
+        self,
+        state: AllianceState,
+        audience: Audience,
+        ids: set[uuid.UUID],
+        view: _View,
+        today: _dt.date,
     ) -> dict[uuid.UUID, _Planned | None]:
         """Plan the items among ``ids`` again (None: not, or no longer, in the feed)."""
         planned: dict[uuid.UUID, _Planned | None] = dict.fromkeys(ids)
@@ -371,7 +383,7 @@ class FeedRenderer:
             if meeting is not None:
                 holders.add(item_id)
                 if meeting.exists:
-                    planned[item_id] = self._plan_meeting(state, meeting, audience)
+                    planned[item_id] = self._plan_meeting(state, meeting, audience, today)
             known = view.items.get(item_id)
             if known is not None and known.holder is not None:
                 holders.add(known.holder)
@@ -389,10 +401,10 @@ class FeedRenderer:
         return planned
 
     def _plan_meeting(
-        self, state: AllianceState, meeting: MeetingState, audience: Audience
+        self, state: AllianceState, meeting: MeetingState, audience: Audience, today: _dt.date
     ) -> _Planned:
         return _Planned(
-            plan_meeting(state, meeting, audience),
+            plan_meeting(state, meeting, audience, today=today, notice=self.notice),
             _MeetingBuilder(state, meeting, audience),
             meeting_dependencies(state, meeting, audience),
             None,
@@ -418,15 +430,19 @@ class FeedRenderer:
     def _item(self, planned: _Planned, today: _dt.date, known: _Item | None) -> _Item:
         """Return the item as shown on ``today``, serialised again only if its key changed."""
         plan = planned.plan
-        leaves = plan.last_day + self.grace + _DAY if plan.cancelled else None
+        turns = tuple(
+            day for day in (
+                plan.last_day + self.grace + _DAY if plan.cancelled else None, plan.note_ends
+            ) if day is not None
+        )
         if self._gone(plan, today):
             self._shared.pop(plan.item_id, None)  # written again if a feed shows it again
             return _Item(plan, planned.depends, planned.holder, None,
-                         max(plan.stamp, self._gone_at(plan)), leaves)
+                         max(plan.stamp, self._gone_at(plan)), turns)
         entry = None if known is None else known.entry
         if entry is None or entry.key != plan.key:
             entry = self._entry(planned)
-        return _Item(plan, planned.depends, planned.holder, entry, plan.stamp, leaves)
+        return _Item(plan, planned.depends, planned.holder, entry, plan.stamp, turns)
 
     def _rebuild(
         self, view: _View | None, state: AllianceState, audience: Audience, today: _dt.date
@@ -436,7 +452,7 @@ class FeedRenderer:
         known = {} if view is None else view.items
         items = {
             item_id: self._item(planned, today, known.get(item_id))
-            for item_id, planned in self._planned(state, audience)
+            for item_id, planned in self._planned(state, audience, today)
         }
         return _View(state, today, mark, items)
 
@@ -455,11 +471,11 @@ class FeedRenderer:
             if dependants:
                 ids |= dependants
         if today != view.today:
-            ids |= view.leaving_between(view.today, today)
+            ids |= view.turning_between(view.today, today)
         before = view.last_modified
         lost = False  # an item weighing `before` went or got lighter
         best = EPOCH  # the heaviest item put in
-        for item_id, planned in self._replanned(state, audience, ids, view).items():
+        for item_id, planned in self._replanned(state, audience, ids, view, today).items():
             known = view.remove(item_id)
             if known is not None and known.weight >= before:
                 lost = True
@@ -492,7 +508,7 @@ class FeedRenderer:
         plan = planned.plan
         if not plan.neutral:
             return self._serialise(planned.build(plan), plan.key)
-        positions = plan.key[0]
+        positions = (plan.key[0], plan.key[2])  # what it shows: the same in every feed
         shared = self._shared.get(plan.item_id)
         if shared is None or shared.key != positions:
             entry = self._serialise(planned.build(plan), plan.key)
@@ -524,7 +540,10 @@ class FeedRenderer:
 
     def _calendar(self, state: AllianceState, audience: Audience) -> Calendar:
         name, description = (one_line(text) for text in self._names(state, audience))
-        cal = Calendar.new(uid=calendar_uid(audience), prodid=PRODID)
+        cal = Calendar.new(prodid=PRODID)
+        # No calendar-level UID (CALENDAR.md rule 4): vdirsyncer, and khal on top of it,
+        # take the first UID line of each item they split out, and would keep one event.
+        cal.pop("UID")
         # Typed values, so that they are escaped (Calendar.new writes its NAME and X-WR-*
         # unescaped, CALENDAR.md rule 15); RFC 7986 wants VALUE=DURATION spelt out. Our
         # own texts avoid , ; and \ : ical.js shows X-WR-CALNAME's escapes as they are.

@@ -28,13 +28,21 @@ from alliance_events.ical._audience import Audience
 from alliance_events.ical._text import clean_text, one_line
 from alliance_events.ical._write import VEventData
 from alliance_events.projections.alliance import AllianceState, chain_status
-from alliance_events.timing import AllDay, Timed, When, day_after, is_named_zone
+from alliance_events.timing import (
+    AllDay,
+    Timed,
+    When,
+    day_after,
+    describe_when,
+    is_named_zone,
+    names_one_instant,
+    zone_label,
+)
 
 __all__ = [
     "ALLIANCE_NAMESPACE",
     "EPOCH",
     "Plan",
-    "calendar_uid",
     "deadline_dependencies",
     "deadline_item",
     "deadline_uid",
@@ -89,22 +97,24 @@ def deadline_uid(deadline_id: uuid.UUID) -> str:
     return _uid("deadline", deadline_id)
 
 
-def calendar_uid(audience: Audience) -> str:
-    """Return the UID of an audience's calendar (derived: never random)."""
-    return str(uuid.uuid5(ALLIANCE_NAMESPACE, f"calendar:{audience.key}"))
-
-
 @attrs.frozen
 class Plan:
-    """What a render needs to know of an item before (or instead of) building it."""
+    """What a render needs to know of an item before (or instead of) building it.
+
+    ``key`` holds the positions of what the item shows, those of who it names, and
+    whether it tells of its last move; ``note_ends`` is the first day it no longer does
+    (the item changes that day with no event: a feed plans it again when the day it is
+    rendered for crosses it, either way).
+    """
 
     item_id: uuid.UUID
-    key: tuple[tuple[int, ...], tuple[int, ...]]  # positions of what it shows, of who it names
+    key: tuple[tuple[int, ...], tuple[int, ...], bool]
     cancelled: bool
     last_day: _dt.date
     stamp: pendulum.DateTime  # the latest change of the item or of what it shows
     created: pendulum.DateTime
     neutral: bool = False  # shows nothing of one audience: the same VEVENT in every feed
+    note_ends: _dt.date | None = None
 
 
 def _utc(moment: _dt.datetime) -> pendulum.DateTime:
@@ -155,8 +165,44 @@ def _chain(state: AllianceState, meeting: MeetingState) -> list[MeetingState]:
     return [meeting, *state.ancestors(meeting.meeting_id)]
 
 
-def plan_meeting(state: AllianceState, meeting: MeetingState, audience: Audience) -> Plan:
-    """Plan a scheduled meeting's VEVENT for ``audience`` (every audience sees meetings)."""
+def move_note_ends(
+    state: AllianceState, meeting: MeetingState, notice: _dt.timedelta
+) -> _dt.date | None:
+    """Return the first day a moved meeting's VEVENT stops saying where it was before.
+
+    The note stays ``notice`` (whole days) after the move was recorded, and not past the
+    meeting's last day. ``None``: the meeting was never moved.
+    """
+    moved_at = None if meeting.meeting_id is None else state.moved_at.get(meeting.meeting_id)
+    if moved_at is None or meeting.moved_from is None or meeting.when is None:
+        return None
+    moved_day = _utc(moved_at).date()
+    last = min(moved_day + _dt.timedelta(days=notice.days), meeting.when.last_day)
+    return day_after(max(last, moved_day))
+
+
+def _note(note_ends: _dt.date | None, today: _dt.date) -> tuple[bool, pendulum.DateTime]:
+    """Whether the note shows on ``today``, and when it went (EPOCH: it did not go)."""
+    if note_ends is None:
+        return False, EPOCH
+    if today < note_ends:
+        return True, EPOCH
+    return False, pendulum.datetime(note_ends.year, note_ends.month, note_ends.day, tz=_UTC)
+
+
+def plan_meeting(
+    state: AllianceState,
+    meeting: MeetingState,
+    audience: Audience,
+    *,
+    today: _dt.date,
+    notice: _dt.timedelta,
+) -> Plan:
+    """Plan a scheduled meeting's VEVENT for ``audience`` (every audience sees meetings).
+
+    On ``today`` (UTC) the VEVENT tells of the meeting's last move if it was recorded
+    less than ``notice`` ago (:func:`move_note_ends`).
+    """
     assert meeting.meeting_id is not None  # noqa: S101 - only scheduled meetings are planned
     assert meeting.when is not None  # noqa: S101 - a scheduled meeting has a time
     meetings = _chain(state, meeting)
@@ -166,14 +212,17 @@ def plan_meeting(state: AllianceState, meeting: MeetingState, audience: Audience
         named.extend((nomination.person_id, nomination.organisation_id))
     positions, stamp = _touches(state, chain)
     named_positions, named_stamp = _touches(state, named)
+    note_ends = move_note_ends(state, meeting, notice)
+    shown, note_gone = _note(note_ends, today)
     return Plan(
         item_id=meeting.meeting_id,
-        key=(positions, named_positions),
+        key=(positions, named_positions, shown),
         cancelled=chain_status(meetings) is MeetingStatus.CANCELLED,
         last_day=meeting.when.last_day,
-        stamp=max(stamp, named_stamp),
+        stamp=max(stamp, named_stamp, note_gone),  # the note going changes the VEVENT
         created=_created(state, meeting.meeting_id),
         neutral=not named,
+        note_ends=note_ends,
     )
 
 
@@ -214,7 +263,7 @@ def plan_deadline(state: AllianceState, deadline: Deadline, audience: Audience) 
     named_positions, named_stamp = _touches(state, named)
     return Plan(
         item_id=deadline.deadline_id,
-        key=(positions, named_positions),
+        key=(positions, named_positions, False),
         cancelled=deadline.cancelled or meeting_cancelled,
         last_day=_due_day(deadline),
         stamp=max(stamp, named_stamp),
@@ -274,16 +323,21 @@ def deadline_dependencies(
 def _span(when: When) -> tuple[_dt.date, _dt.date]:
     """DTSTART and DTEND: dates (DTEND exclusive), or times in a named zone or UTC.
 
-    A fixed offset ("GMT+1") has no VTIMEZONE, so such times are written in UTC.
+    A fixed offset ("GMT+1") has no VTIMEZONE, and a wall time of a repeated hour names
+    two instants (clients disagree on which a TZID time means): such times are written
+    in UTC (CALENDAR.md rules 10 and 11).
     """
     if isinstance(when, AllDay):
         return when.first, when.end_exclusive
     assert isinstance(when, Timed)  # noqa: S101 - When is Timed | AllDay
-    start, end = when.start, when.end
-    return (
-        start if is_named_zone(start) else _utc(start),
-        end if is_named_zone(end) else _utc(end),
-    )
+    return _zoned_or_utc(when.start), _zoned_or_utc(when.end)
+
+
+def _zoned_or_utc(moment: _dt.datetime) -> _dt.datetime:
+    """``moment`` as it is if a TZID and its wall time name it alone, else in UTC."""
+    if is_named_zone(moment) and names_one_instant(moment):
+        return moment
+    return _utc(moment)
 
 
 def _text(value: str) -> str | None:
@@ -354,6 +408,28 @@ def _delegation_text(
     return "Delegations:\n" + "\n".join(lines)
 
 
+def _cancellation(meeting: MeetingState, cancelled_by: MeetingState | None) -> str | None:
+    """Say that (and why) the meeting is cancelled, or that the meeting it is part of is."""
+    if cancelled_by is None:
+        return None
+    reason = one_line(cancelled_by.cancel_reason)
+    if cancelled_by is meeting:
+        return f"Cancelled: {reason}" if reason else "Cancelled."
+    because = f": {reason}" if reason else "."
+    return f"Cancelled with {one_line(cancelled_by.title)}{because}"
+
+
+def _move(meeting: MeetingState) -> str | None:
+    """Say where the meeting was before its last move (and why it moved)."""
+    if meeting.moved_from is None or meeting.when is None:
+        return None
+    reason = one_line(meeting.move_reason)
+    return (
+        f"Moved from {describe_when(meeting.moved_from)} to {describe_when(meeting.when)}"
+        + (f": {reason}" if reason else ".")
+    )
+
+
 def meeting_item(
     state: AllianceState, meeting: MeetingState, audience: Audience, plan: Plan
 ) -> VEventData:
@@ -369,6 +445,7 @@ def meeting_item(
     cancelled = status is MeetingStatus.CANCELLED
     start, end = _span(meeting.when)
     parent = chain[1] if len(chain) > 1 else None
+    cancelled_by = next((m for m in chain if m.cancelled), None)
     links = "\n".join(
         f"{one_line(link.title) or link.kind.value}: {one_line(link.url)}"
         for link in meeting.links
@@ -383,6 +460,8 @@ def meeting_item(
         sequence=sum(m.sequence for m in chain),
         transparent=cancelled or isinstance(meeting.when, AllDay),
         description=_blocks(
+            _cancellation(meeting, cancelled_by),
+            _move(meeting) if plan.key[2] else None,
             clean_text(meeting.description).strip(),
             None if parent is None else f"Part of: {one_line(parent.title)}",
             f"Organiser: {one_line(meeting.organiser)}" if one_line(meeting.organiser) else None,
@@ -393,16 +472,6 @@ def meeting_item(
         url=meeting.online_url,
         related_to=None if parent is None else parent.meeting_id,
     )
-
-
-def _zone_label(moment: _dt.datetime) -> str:
-    key = getattr(moment.tzinfo, "key", None)
-    if isinstance(key, str):
-        return key
-    offset = moment.utcoffset() or _dt.timedelta(0)
-    minutes = int(offset.total_seconds() // 60)
-    sign = "+" if minutes >= 0 else "-"
-    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def deadline_item(
@@ -417,8 +486,8 @@ def deadline_item(
     day = plan.last_day
     summary = f"Deadline: {clean_text(deadline.title).strip()}"
     if isinstance(due, DueAt):
-        summary += f" ({due.at.strftime('%H:%M')} {_zone_label(due.at)})"
-        due_line = f"Due: {due.at.strftime('%Y-%m-%d %H:%M')} {_zone_label(due.at)}"
+        summary += f" ({due.at.strftime('%H:%M')} {zone_label(due.at)})"
+        due_line = f"Due: {due.at.strftime('%Y-%m-%d %H:%M')} {zone_label(due.at)}"
     else:
         assert isinstance(due, DueBy)  # noqa: S101 - Due is DueAt | DueBy
         due_line = f"Due by the end of {day.isoformat()} ({one_line(due.zone)})"

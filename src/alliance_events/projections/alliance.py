@@ -17,7 +17,7 @@ from typing import Final, NamedTuple
 import attrs
 import pendulum
 
-from alliance_events.domain import directory
+from alliance_events.domain import directory, settings
 from alliance_events.domain.common import MeetingStatus
 from alliance_events.domain.deadlines import (
     Deadline,
@@ -28,7 +28,7 @@ from alliance_events.domain.deadlines import (
     evolve_deadline,
 )
 from alliance_events.domain.directory import Body, Organisation, Person
-from alliance_events.domain.meetings import MeetingScheduled, MeetingState
+from alliance_events.domain.meetings import MeetingRescheduled, MeetingScheduled, MeetingState
 from alliance_events.domain.meetings import evolve as evolve_meeting
 from alliance_events.events import Event
 from alliance_events.log.base import Recorded
@@ -68,6 +68,9 @@ class AllianceState:
     touched: dict[uuid.UUID, Touched] = attrs.field(factory=dict)
     # The SHA-256 (hex) of each live feed token -> the organisation it opens.
     feed_tokens: dict[str, uuid.UUID] = attrs.field(factory=dict)
+    # When each meeting that was moved was last moved (calendars say so for a while).
+    moved_at: dict[uuid.UUID, pendulum.DateTime] = attrs.field(factory=dict)
+    feed_settings: settings.FeedSettings = attrs.field(factory=settings.FeedSettings)
     position: int = 0
     recorded_at: pendulum.DateTime | None = None
     # The ids touched, in log order (one entry per touch, so an id may recur): what the
@@ -174,6 +177,7 @@ class AllianceProjection:
             children={key: list(value) for key, value in state.children.items()},
             touched=dict(state.touched),
             feed_tokens=dict(state.feed_tokens),
+            moved_at=dict(state.moved_at),
             journal=[],  # a copy's journal starts afresh (its readers know the original)
             journal_start=state.journal_mark,
         )
@@ -200,6 +204,8 @@ class AllianceProjection:
             state.meetings[key] = evolve_meeting(before, event)
             if isinstance(event, MeetingScheduled) and event.parent_id is not None:
                 state.children.setdefault(event.parent_id, []).append(key)
+            elif isinstance(event, MeetingRescheduled):
+                state.moved_at[key] = record.recorded_at
             self._touch(state, key, record)
             if isinstance(event, _DEADLINE_EVENTS):
                 self._touch(state, event.deadline_id, record)
@@ -212,19 +218,27 @@ class AllianceProjection:
         elif kind == "organisation":
             self._organisation(state, key, event, record)  # type: ignore[arg-type]
         elif kind == "person":
-            known = state.persons.get(key)  # type: ignore[arg-type]
-            person = directory.evolve_person(known, event)
-            if person is not None:
-                state.persons[person.person_id] = person
-                if person != known:
-                    self._touch(state, person.person_id, record)
+            self._person(state, key, event, record)  # type: ignore[arg-type]
         elif kind == "body":
             body = directory.evolve_body(state.bodies.get(str(key)), event)
             if body is not None:
                 state.bodies[body.body] = body
+        elif record.stream == settings.FEEDS_STREAM:
+            feeds = settings.evolve_feed_settings(state.feed_settings, event)
+            if feeds is not None:
+                state.feed_settings = feeds
         state.position = record.position
         state.recorded_at = record.recorded_at
         return state
+
+    @classmethod
+    def _person(cls, state: AllianceState, key: uuid.UUID, event: Event, record: Recorded) -> None:
+        known = state.persons.get(key)
+        person = directory.evolve_person(known, event)
+        if person is not None:
+            state.persons[person.person_id] = person
+            if person != known:
+                cls._touch(state, person.person_id, record)
 
     @classmethod
     def _organisation(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Callable
 from typing import Any
 
@@ -12,13 +11,14 @@ import pendulum
 from alliance_events.domain import deadlines as dl
 from alliance_events.domain import directory as dr
 from alliance_events.domain import meetings as mt
+from alliance_events.domain import settings as st
 from alliance_events.domain.deadlines import DueAt, DueBy
 from alliance_events.events import Event
 from alliance_events.log.base import Recorded
 from alliance_events.projections.alliance import AllianceState
-from alliance_events.timing import AllDay, Timed, When
+from alliance_events.timing import describe_moment, describe_when
 
-__all__ = ["HistoryEntry", "describe", "describe_when", "history_entry"]
+__all__ = ["HistoryEntry", "describe", "history_entry"]
 
 
 @attrs.frozen(kw_only=True)
@@ -32,36 +32,11 @@ class HistoryEntry:
     text: str
 
 
-def _zone_label(value: _dt.datetime) -> str:
-    name = getattr(value.tzinfo, "key", None)
-    if isinstance(name, str):
-        return name
-    offset = value.strftime("%z")
-    return f"UTC{offset[:3]}:{offset[3:]}"
-
-
-def _moment(value: _dt.datetime) -> str:
-    return f"{value.strftime('%d %b %Y %H:%M')} {_zone_label(value)}"
-
-
-def describe_when(when: When) -> str:
-    """Say when something takes place, in its own zone."""
-    if isinstance(when, AllDay):
-        if when.first == when.last:
-            return f"all day on {when.first.strftime('%d %b %Y')}"
-        return f"all day {when.first.strftime('%d %b')} to {when.last.strftime('%d %b %Y')}"
-    assert isinstance(when, Timed)  # noqa: S101 - When is Timed or AllDay
-    if when.start.date() == when.end.date():
-        day_and_start = when.start.strftime("%d %b %Y %H:%M")
-        return f"{day_and_start}-{when.end.strftime('%H:%M')} {_zone_label(when.start)}"
-    return f"{_moment(when.start)} to {_moment(when.end)}"
-
-
 def _due(due: dl.Due) -> str:
     if isinstance(due, DueBy):
         return f"by {due.day.strftime('%d %b %Y')} ({due.zone})"
     assert isinstance(due, DueAt)  # noqa: S101 - Due is DueAt or DueBy
-    return f"at {_moment(due.at)}"
+    return f"at {describe_moment(due.at)}"
 
 
 def _reason(reason: str) -> str:
@@ -91,15 +66,18 @@ _TEXTS: dict[type[Event], _Describer] = {
         for a in e.attendees
     ),
     mt.RegistrationOpened: lambda e, _: (
-        f"opened registration from {_moment(e.opens_at)} to {_moment(e.closes_at)}"
+        f"opened registration from {describe_moment(e.opens_at)} to {describe_moment(e.closes_at)}"
         + (f", {e.capacity} seats" if e.capacity is not None else "")
         + "".join(f", {q.limit} {q.role.value} per delegation" for q in e.quotas)
         + (f", {e.funded_places} funded places" if e.funded_places is not None else "")
     ),
     mt.RegistrationClosed: lambda e, _: f"closed registration{_reason(e.reason)}",
-    mt.RegistrationReopened: lambda e, _: f"reopened registration until {_moment(e.closes_at)}",
+    mt.RegistrationReopened: lambda e, _: (
+        f"reopened registration until {describe_moment(e.closes_at)}"
+    ),
     mt.RegistrationWindowChanged: lambda e, _: (
-        f"moved the registration window to {_moment(e.opens_at)} - {_moment(e.closes_at)}"
+        "moved the registration window to "
+        f"{describe_moment(e.opens_at)} - {describe_moment(e.closes_at)}"
     ),
     mt.CapacityChanged: lambda e, _: f"changed the capacity to {e.capacity}",
     mt.QuotaChanged: lambda e, _: "changed the quotas to "
@@ -148,6 +126,7 @@ _TEXTS: dict[type[Event], _Describer] = {
         f"revoked a private feed address of {s.organisation_name(e.organisation_id)}"
         f"{_reason(e.reason)}"
     ),
+    st.FeedAddressSet: lambda e, _: f"set the feed address to {e.base_url}",
     dr.OfficerAppointed: lambda e, s: (
         f"appointed {s.person_name(e.person_id)} {e.role.value} of {e.body} from "
         f"{e.since.strftime('%d %b %Y')}"

@@ -8,7 +8,13 @@
   plain ``404 Not Found`` as any unknown path;
 * ``GET /healthz``: JSON with the status, the log position the feeds reflect, and the
   number of feeds cached;
-* ``GET /``: a page offering the public feed three ways (CALENDAR.md rule 18).
+* ``GET /``: the public subscribe page: the feed offered three ways (CALENDAR.md rule
+  18) and the meetings to come; ``GET /o/<token>/``: an organisation's, with its private
+  feed and its delegation (the same 404 as the feed for a token that opens nothing).
+
+Every link is built from the feed address recorded in the log
+(:meth:`Alliance.set_feed_address`, ``alliance-events settings feed-address``): the
+address ``token issue`` prints is the address these pages offer.
 
 HTTP as CALENDAR.md rule 17 asks: a strong ``ETag`` (the SHA-256 of the exact bytes
 sent), ``Last-Modified`` that never moves backwards for a feed, ``If-None-Match`` with
@@ -47,7 +53,6 @@ import datetime as _dt
 import email.utils
 import gzip
 import hashlib
-import html
 import logging
 import threading
 import time
@@ -55,7 +60,6 @@ import uuid
 from base64 import urlsafe_b64encode
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Final
-from urllib.parse import urlencode
 
 import anyio
 import anyio.to_thread
@@ -67,7 +71,8 @@ from starlette.types import Receive, Scope, Send
 
 from alliance_events.app import Alliance
 from alliance_events.clock import Clock
-from alliance_events.ical import Audience, Feed, FeedRenderer
+from alliance_events.ical import Audience, Feed, FeedRenderer, subscribe_links
+from alliance_events.web._pages import STYLE_HASH, Delegate, listed, page
 
 __all__ = ["FeedServer", "create_app", "subscribe_links"]
 
@@ -75,6 +80,16 @@ logger = logging.getLogger(__name__)
 
 _GZIP_LEVEL: Final = 1  # ~60 ms for a 10,000-item feed (level 6: ~230 ms), once per change
 _MAX_TOKEN_LENGTH: Final = 256  # longer is no token of ours: 404 without a look-up
+_LISTED: Final = 20  # meetings to come on a subscribe page
+_PAGES_KEPT: Final = 256  # subscribe pages cached (by feed, token, position and day)
+_PAGE_HEADERS: Final = {
+    "content-security-policy": (
+        f"default-src 'none'; style-src '{STYLE_HASH}'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'"
+    ),
+    "referrer-policy": "no-referrer",  # an organisation's page address holds its token
+    "x-content-type-options": "nosniff",
+}
 _MAX_BACKOFF: Final = 30.0
 _CALENDAR_TYPE: Final = b"text/calendar; charset=utf-8"
 _NOT_FOUND_BODY: Final = b"Not Found"
@@ -226,6 +241,7 @@ class FeedServer:
         self._rendered_at = 0.0
         self._public_key = Audience.public().key
         self._gzip_answers: dict[bytes, bool] = {}
+        self._pages: dict[tuple[str, int, _dt.date, str], bytes] = {}
 
     # -- following the log (worker threads, under the lock) ------------------------------
 
@@ -400,7 +416,58 @@ class FeedServer:
             "type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body
         })
 
-    # -- the page and the health check ---------------------------------------------------
+    # -- the subscribe pages and the health check -----------------------------------------
+
+    def subscribe_page(
+        self, origin: str, *, base_url: str | None = None, token: str | None = None
+    ) -> bytes | None:
+        """Return the public subscribe page, or an organisation's (None: no such token).
+
+        Links start with ``base_url`` if given, else with the feed address recorded in the
+        log, else with ``origin`` (the request's own scheme and host). Pages are cached by
+        feed, position of the log and day. Blocking: call it from a worker thread.
+        """
+        with self._lock:
+            state = self.alliance.state
+            organisation = None
+            if token is not None:
+                if len(token) > _MAX_TOKEN_LENGTH:
+                    return None
+                organisation = self.alliance.organisation_for_token(token)
+                if organisation is None:
+                    return None
+            today = self.clock().astimezone(_dt.UTC).date()
+            base = base_url or self.alliance.feed_address or origin
+            key = (
+                "" if token is None else hashlib.sha256(token.encode()).hexdigest(),
+                state.position, today, base,
+            )
+            cached = self._pages.get(key)
+            if cached is not None:
+                return cached
+            meetings = []
+            for view in self.alliance.meetings(from_day=today)[:_LISTED]:
+                delegation: list[Delegate] = []
+                if organisation is not None:
+                    delegation = [
+                        Delegate(d.person, d.role.value, d.status.value)
+                        for group in self.alliance.registration(view.meeting_id).delegations
+                        if group.organisation_id == organisation
+                        for d in group.delegates
+                    ]
+                meetings.append(listed(view.title, view.when, view.status.value, delegation))
+            body = page(
+                name=self.renderer.name,
+                links=subscribe_links(base, token),
+                meetings=meetings,
+                organisation=None if organisation is None else state.organisation_name(
+                    organisation
+                ),
+            ).encode()
+            if len(self._pages) >= _PAGES_KEPT:
+                self._pages.clear()
+            self._pages[key] = body
+            return body
 
     def health(self) -> dict[str, Any]:
         """Return the status, the log position the feeds reflect, and the feeds cached."""
@@ -429,42 +496,6 @@ class _Endpoint:
         await self._call(scope, receive, send)
 
 
-def subscribe_links(base_url: str) -> dict[str, str]:
-    """Return the public feed's three addresses (CALENDAR.md rule 18) under ``base_url``.
-
-    >>> links = subscribe_links("https://events.example.org/")
-    >>> links["https"]
-    'https://events.example.org/calendar.ics'
-    >>> links["webcal"]
-    'webcal://events.example.org/calendar.ics'
-    >>> links["google"]
-    'https://calendar.google.com/calendar/render?cid=webcal%3A%2F%2Fevents.example.org%2Fcalendar.ics'
-    """
-    plain = base_url.rstrip("/") + "/calendar.ics"
-    webcal = "webcal://" + plain.split("://", 1)[-1]
-    google = "https://calendar.google.com/calendar/render?" + urlencode({"cid": webcal})
-    return {"https": plain, "webcal": webcal, "google": google}
-
-
-_PAGE: Final = """<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>{name}</title></head>
-<body>
-<h1>{name}</h1>
-<p>Subscribe to the public calendar:</p>
-<ul>
-<li><a href="{webcal}">Apple Calendar, Thunderbird, classic Outlook</a> (webcal link)</li>
-<li><a href="{google}">Google Calendar</a></li>
-<li>Outlook on the web: add a calendar from the internet with this address:
-<code>{https}</code></li>
-</ul>
-<p>Calendar applications fetch the feed every few hours; urgent changes also go out by
-e-mail. Organisations: use the private address you were given.</p>
-</body>
-</html>
-"""
-
-
 def create_app(
     alliance: Alliance,
     *,
@@ -478,8 +509,10 @@ def create_app(
 
     Args:
         alliance: the application; its log is followed while the server runs.
-        base_url: the public address the links on ``/`` start with (say
-            ``https://events.example.org``); by default the request's own scheme and host.
+        base_url: the public address the pages' links start with (say
+            ``https://www.example.org/calendar`` when mounted there); by default the feed
+            address recorded in the log (:meth:`Alliance.set_feed_address`), else the
+            request's own scheme and host.
         renderer: renders the feeds (a default :class:`FeedRenderer` if not given); its
             ``refresh`` interval is the feeds' ``Cache-Control: max-age``, its ``name``
             the index page's title.
@@ -500,12 +533,25 @@ def create_app(
         rerender_every=rerender_every,
         clock=alliance.clock if clock is None else clock,
     )
-    name = html.escape(server.renderer.name)
 
     async def index(request: Request) -> Response:
-        base = base_url or f"{request.url.scheme}://{request.url.netloc}"
-        links = {key: html.escape(value) for key, value in subscribe_links(base).items()}
-        return HTMLResponse(_PAGE.format(name=name, **links))
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        body = await anyio.to_thread.run_sync(
+            lambda: server.subscribe_page(origin, base_url=base_url)
+        )
+        assert body is not None  # noqa: S101 - the public page always exists
+        return HTMLResponse(body, headers=_PAGE_HEADERS)
+
+    async def organisation_page(request: Request) -> Response:
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        token = request.path_params["token"]
+        body = await anyio.to_thread.run_sync(
+            lambda: server.subscribe_page(origin, base_url=base_url, token=token)
+        )
+        if body is None:
+            return Response(_NOT_FOUND_BODY, status_code=404, media_type="text/plain")
+        headers = {**_PAGE_HEADERS, "cache-control": "private, no-store"}
+        return HTMLResponse(body, headers=headers)
 
     async def healthz(request: Request) -> Response:
         report = server.health()
@@ -518,8 +564,11 @@ def create_app(
                   methods=["GET", "HEAD"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/", index, methods=["GET"]),
+            Route("/o/{token}/", organisation_page, methods=["GET"]),
         ],
         lifespan=server.lifespan,
     )
+    # No redirect to an added "/": "/o/<anything>" must get the same 404 as a wrong token.
+    app.router.redirect_slashes = False
     app.state.feeds = server
     return app

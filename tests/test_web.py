@@ -9,9 +9,12 @@ from __future__ import annotations
 import datetime as _dt
 import email.utils
 import gzip
+import itertools
+import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -35,6 +38,7 @@ from alliance_events import Alliance
 from alliance_events.app import token_hash
 from alliance_events.ical import Audience, Feed, FeedRenderer
 from alliance_events.web import FeedServer, create_app, subscribe_links
+from alliance_events.web._pages import PALETTE, STYLE
 
 IDENTITY = {"Accept-Encoding": "identity"}
 CLI = [sys.executable, "-m", "alliance_events.cli"]
@@ -644,3 +648,91 @@ class TestServeProcess:
         assert seeded.revoked not in logged
         assert "/o/" not in logged
         assert "stopped" in logged
+
+
+JS = Path(__file__).resolve().parent / "js"
+VNU = JS / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+
+
+def _require(missing: str | None) -> None:
+    """Skip when a checker is missing here; fail in CI, where .ci/run installs it."""
+    if missing:
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+            pytest.fail(f"in CI the page checks must run: {missing}")
+        pytest.skip(missing)
+
+
+def _contrast(foreground: str, background: str) -> float:
+    """WCAG 2's contrast ratio of two #rrggbb colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+class TestPagesAreValidAndAccessible:
+    """The subscribe pages as the Nu Html Checker and axe-core see them."""
+
+    @pytest.fixture
+    def pages(self, client: InProcess, seeded: Seeded, tmp_path: Path) -> list[Path]:
+        with Alliance.open(seeded.url) as other:  # a cancelled meeting and odd text too
+            meeting = other.schedule_meeting(title='Dialogue <on> "firearms" & more',
+                                             start=_future(3), end="17:00")
+            other.cancel_meeting(meeting, reason="no room")
+        files = []
+        for name, path in (("public", "/"), ("organisation", f"/o/{seeded.token}/")):
+            response = client.get(path)
+            assert response.status_code == 200
+            file = tmp_path / f"{name}.html"
+            file.write_bytes(response.content)
+            files.append(file)
+        return files
+
+    def test_the_nu_html_checker_finds_nothing(self, pages: list[Path]) -> None:
+        """Both pages are valid HTML: no error and no warning from vnu.jar."""
+        _require(None if shutil.which("java") else "java is not installed")
+        _require(None if VNU.is_file() else "vnu.jar is missing: npm install --prefix tests/js")
+        done = subprocess.run(
+            ["java", "-jar", str(VNU), "--format", "json", "--stdout", *map(str, pages)],
+            capture_output=True, text=True, check=False, timeout=120,
+        )
+        assert json.loads(done.stdout)["messages"] == [], done.stdout
+
+    def test_axe_core_finds_no_violation(self, pages: list[Path]) -> None:
+        """axe-core (the engine of browsers' accessibility audits) finds no violation:
+        language, title, landmarks, heading order, labels, link names, lists."""
+        _require(None if shutil.which("node") else "node is not installed")
+        _require(None if (JS / "node_modules" / "axe-core").is_dir() else
+                 "axe-core is missing: npm install --prefix tests/js")
+        for page in pages:
+            done = subprocess.run(
+                ["node", str(JS / "check_a11y.mjs")], input=page.read_bytes(),
+                capture_output=True, check=False, timeout=60,
+            )
+            assert done.returncode == 0, done.stderr.decode()
+            result = json.loads(done.stdout)
+            assert result["violations"] == [], (page.name, result["violations"])
+            for rule in ("html-has-lang", "document-title", "label", "heading-order",
+                         "link-name"):
+                assert rule in result["passes"], (page.name, rule)
+
+    def test_one_h1_and_headings_in_order(self, pages: list[Path]) -> None:
+        """Each page has exactly one h1, and its h2s follow it."""
+        for page in pages:
+            levels = [int(n) for n in re.findall(r"<h([1-6])[ >]", page.read_text())]
+            assert levels[0] == 1
+            assert levels.count(1) == 1
+            assert all(b - a <= 1 for a, b in itertools.pairwise(levels))
+
+    def test_every_colour_pair_has_enough_contrast(self) -> None:
+        """Every text colour of the pages on its background is at least 4.5:1 (WCAG AA);
+        the style sheet uses the palette's colours and no other."""
+        for name, (foreground, background) in PALETTE.items():
+            assert _contrast(foreground, background) >= 4.5, name
+        used = set(re.findall(r"#[0-9a-f]{6}", STYLE))
+        allowed = {colour for pair in PALETTE.values() for colour in pair} | {"#0a4b94"}
+        assert used <= allowed

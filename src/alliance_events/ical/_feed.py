@@ -252,7 +252,7 @@ class FeedRenderer:
         refresh: the refresh hint (REFRESH-INTERVAL and X-PUBLISHED-TTL); a suggested
             minimum that clients mostly ignore, never a promise.
         alarms: write the deadlines' reminders as VALARMs (opt-in: most clients drop
-            alarms from subscriptions, and the e-mail is the real reminder).
+            alarms from subscriptions: no reminder to rely on).
         grace: how long a cancelled item stays in the feed after its last day (whole
             days), so that subscribers see the cancellation before it goes.
         notice: how long a moved meeting's VEVENT says where it was before (whole days

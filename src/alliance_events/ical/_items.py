@@ -480,7 +480,7 @@ def deadline_item(
     """Return the deadline's VEVENT: all day on the due date, the exact time in the summary.
 
     With ``alarms``, each reminder becomes a DISPLAY VALARM (``TRIGGER:-P7D``); most
-    clients ignore alarms in subscribed calendars, so the e-mail stays the real reminder.
+    clients ignore alarms in subscribed calendars: they are no reminder to rely on.
     """
     due = deadline.due
     day = plan.last_day

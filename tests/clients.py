@@ -1,4 +1,8 @@
-"""Real calendar software reading the feeds: libical, vdirsyncer + khal, and Radicale.
+"""Calendar software reading the feeds: every parser the tests use, in one place.
+
+In process: icalendar with recurring-ical-events, and vobject (:func:`parse_all` runs
+them with ical.js and checks they agree); ical.js, Thunderbird's parser, under Node
+(:func:`run_ical_js`); and real calendar software: libical, vdirsyncer + khal, Radicale.
 
 Each helper drives one implementation nobody here wrote and hands back what it read, by
 UID, in one shape (:class:`Reading`, :class:`Span`); Radicale answers time-range
@@ -48,9 +52,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+import icalendar
 import pytest
+import recurring_ical_events
+import vobject
 
 HERE = Path(__file__).resolve().parent
+JS = HERE / "js"
 LIBICAL_SCRIPT = HERE / "clients" / "libical_events.py"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 BIN = Path(sys.executable).parent  # the venv's scripts: vdirsyncer, khal
@@ -184,6 +192,120 @@ def require_vdirsyncer_khal() -> None:
 def require_radicale() -> None:
     """Skip (fail in CI) when Radicale is missing."""
     _require(_radicale_missing())
+
+
+
+# -- in process, and ical.js: icalendar + recurring-ical-events, vobject, ical.js ----------
+
+
+@functools.cache
+def _ical_js_missing() -> str | None:
+    if shutil.which("node") is None:
+        return "node is not installed"
+    if not (JS / "node_modules" / "ical.js").is_dir():
+        return "ical.js is not installed: run `npm install --prefix tests/js`"
+    return None
+
+
+def require_ical_js() -> None:
+    """Skip (fail in CI) when ical.js cannot run."""
+    _require(_ical_js_missing())
+
+
+def _moment(value: Any) -> Any:
+    """A date stays a date; a date-time becomes UTC (a floating one is an error)."""
+    if isinstance(value, _dt.datetime):
+        assert value.tzinfo is not None, f"floating time {value!r}"
+        return value.astimezone(UTC)
+    assert isinstance(value, _dt.date)
+    return value
+
+
+def _norm(uid: Any, summary: Any, description: Any, location: Any, status: Any,
+          start: Any, end: Any) -> dict[str, Any]:
+    return {
+        "uid": str(uid),
+        "summary": str(summary or ""),
+        "description": str(description or ""),
+        "location": str(location or ""),
+        "status": str(status or ""),
+        "start": _moment(start),
+        "end": _moment(end),
+    }
+
+
+def parse_icalendar(body: bytes) -> list[dict[str, Any]]:
+    """Parse with icalendar, expanding with recurring-ical-events."""
+    cal = icalendar.Calendar.from_ical(body)
+    assert not cal.get_missing_tzids()
+    occurrences = recurring_ical_events.of(cal).between((1900, 1, 1), (2300, 1, 1))
+    assert len(occurrences) == len(cal.events)
+    return [
+        _norm(e.get("UID"), e.get("SUMMARY"), e.get("DESCRIPTION"), e.get("LOCATION"),
+              e.get("STATUS"), e.start, e.end)
+        for e in occurrences
+    ]
+
+
+def parse_vobject(body: bytes) -> list[dict[str, Any]]:
+    """Parse with vobject."""
+    (cal,) = list(vobject.readComponents(body.decode("utf-8")))
+    found = []
+    for event in cal.contents.get("vevent", []):
+        def value(name: str, event: Any = event) -> Any:
+            prop = event.contents.get(name)
+            return prop[0].value if prop else None
+
+        found.append(_norm(value("uid"), value("summary"), value("description"),
+                           value("location"), value("status"), value("dtstart"),
+                           value("dtend")))
+    return found
+
+
+def _js_moment(value: dict[str, str]) -> Any:
+    assert "floating" not in value, f"ical.js read a floating time: {value}"
+    if "date" in value:
+        return _dt.date.fromisoformat(value["date"])
+    return _dt.datetime.fromisoformat(value["utc"])
+
+
+def run_ical_js(body: bytes) -> dict[str, Any]:
+    """Parse with ical.js under Node; return the script's JSON."""
+    require_ical_js()
+    done = subprocess.run(
+        ["node", str(JS / "check_ics.mjs")], input=body, capture_output=True, check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def parse_ical_js(body: bytes) -> list[dict[str, Any]]:
+    """Parse with ical.js."""
+    return [
+        _norm(e["uid"], e["summary"], e["description"], e["location"], e["status"],
+              _js_moment(e["start"]), _js_moment(e["end"]))
+        for e in run_ical_js(body)["events"]
+    ]
+
+
+def parse_all(body: bytes) -> dict[str, dict[str, dict[str, Any]]]:
+    """Parse with all three parsers; check they agree; return each one's events by UID."""
+    results = {
+        "icalendar": parse_icalendar(body),
+        "vobject": parse_vobject(body),
+        "ical.js": parse_ical_js(body),
+    }
+    by_uid = {}
+    for parser, events in results.items():
+        uids = [e["uid"] for e in events]
+        assert len(uids) == len(set(uids)), f"{parser}: duplicate UIDs"
+        by_uid[parser] = {e["uid"]: e for e in events}
+    first = by_uid["icalendar"]
+    for parser, events in by_uid.items():
+        assert events == first, f"{parser} reads the feed differently from icalendar"
+    return by_uid
 
 
 # -- the document's blocks -------------------------------------------------------------------

@@ -22,8 +22,6 @@ import functools
 import json
 import os
 import re
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,8 +30,6 @@ from typing import Any
 import icalendar
 import pendulum
 import pytest
-import recurring_ical_events
-import vobject
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -62,11 +58,11 @@ from alliance_events.projections.alliance import AllianceProjection, AllianceSta
 from alliance_events.projections.runner import fold
 from alliance_events.testing import FixedClock
 
+from .clients import parse_all
 from .strategies import ical_texts
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden"
-JS = HERE / "js"
 REGENERATE = os.environ.get("ALLIANCE_EVENTS_REGENERATE_GOLDEN") == "1"
 UTC = _dt.UTC
 START = pendulum.datetime(2023, 3, 1, 9, tz="UTC")
@@ -74,123 +70,6 @@ NOW = pendulum.datetime(2023, 3, 10, 12, tz="UTC")
 
 def utc(*parts: int) -> _dt.datetime:
     return _dt.datetime(*parts, tzinfo=UTC)
-
-
-# -- parsing with three parsers ------------------------------------------------------------
-
-
-@functools.cache
-def _ical_js_missing() -> str | None:
-    if shutil.which("node") is None:
-        return "node is not installed"
-    if not (JS / "node_modules" / "ical.js").is_dir():
-        return "ical.js is not installed: run `npm install --prefix tests/js`"
-    return None
-
-
-def require_ical_js() -> None:
-    """Skip (fail in CI) when ical.js cannot run."""
-    reason = _ical_js_missing()
-    if reason:
-        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
-            pytest.fail(f"in CI the ical.js checks must run: {reason}")
-        pytest.skip(reason)
-
-
-def _moment(value: Any) -> Any:
-    """A date stays a date; a date-time becomes UTC (a floating one is an error)."""
-    if isinstance(value, _dt.datetime):
-        assert value.tzinfo is not None, f"floating time {value!r}"
-        return value.astimezone(UTC)
-    assert isinstance(value, _dt.date)
-    return value
-
-
-def _norm(uid: Any, summary: Any, description: Any, location: Any, status: Any,
-          start: Any, end: Any) -> dict[str, Any]:
-    return {
-        "uid": str(uid),
-        "summary": str(summary or ""),
-        "description": str(description or ""),
-        "location": str(location or ""),
-        "status": str(status or ""),
-        "start": _moment(start),
-        "end": _moment(end),
-    }
-
-
-def parse_icalendar(body: bytes) -> list[dict[str, Any]]:
-    """Parse with icalendar, expanding with recurring-ical-events."""
-    cal = icalendar.Calendar.from_ical(body)
-    assert not cal.get_missing_tzids()
-    occurrences = recurring_ical_events.of(cal).between((1990, 1, 1), (2100, 1, 1))
-    assert len(occurrences) == len(cal.events)
-    return [
-        _norm(e.get("UID"), e.get("SUMMARY"), e.get("DESCRIPTION"), e.get("LOCATION"),
-              e.get("STATUS"), e.start, e.end)
-        for e in occurrences
-    ]
-
-
-def parse_vobject(body: bytes) -> list[dict[str, Any]]:
-    """Parse with vobject."""
-    (cal,) = list(vobject.readComponents(body.decode("utf-8")))
-    found = []
-    for event in cal.contents.get("vevent", []):
-        def value(name: str, event: Any = event) -> Any:
-            prop = event.contents.get(name)
-            return prop[0].value if prop else None
-
-        found.append(_norm(value("uid"), value("summary"), value("description"),
-                           value("location"), value("status"), value("dtstart"),
-                           value("dtend")))
-    return found
-
-
-def _js_moment(value: dict[str, str]) -> Any:
-    assert "floating" not in value, f"ical.js read a floating time: {value}"
-    if "date" in value:
-        return _dt.date.fromisoformat(value["date"])
-    return _dt.datetime.fromisoformat(value["utc"])
-
-
-def run_ical_js(body: bytes) -> dict[str, Any]:
-    """Parse with ical.js under Node; return the script's JSON."""
-    require_ical_js()
-    done = subprocess.run(
-        ["node", str(JS / "check_ics.mjs")], input=body, capture_output=True, check=False,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr.decode()
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
-
-
-def parse_ical_js(body: bytes) -> list[dict[str, Any]]:
-    """Parse with ical.js."""
-    return [
-        _norm(e["uid"], e["summary"], e["description"], e["location"], e["status"],
-              _js_moment(e["start"]), _js_moment(e["end"]))
-        for e in run_ical_js(body)["events"]
-    ]
-
-
-def parse_all(body: bytes) -> dict[str, dict[str, dict[str, Any]]]:
-    """Parse with all three parsers; check they agree; return each one's events by UID."""
-    results = {
-        "icalendar": parse_icalendar(body),
-        "vobject": parse_vobject(body),
-        "ical.js": parse_ical_js(body),
-    }
-    by_uid = {}
-    for parser, events in results.items():
-        uids = [e["uid"] for e in events]
-        assert len(uids) == len(set(uids)), f"{parser}: duplicate UIDs"
-        by_uid[parser] = {e["uid"]: e for e in events}
-    first = by_uid["icalendar"]
-    for parser, events in by_uid.items():
-        assert events == first, f"{parser} reads the feed differently from icalendar"
-    return by_uid
 
 
 def events_of(body: bytes) -> dict[str, icalendar.Event]:

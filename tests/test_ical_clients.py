@@ -17,6 +17,7 @@ the dev extra); without them these tests are skipped locally and fail in CI.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import os
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +34,13 @@ import httpx
 import icalendar
 import pendulum
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from alliance_events import Alliance
 from alliance_events.demo import DEMO_END, DemoClock, record_minutes
 from alliance_events.domain.meetings import MeetingState
+from alliance_events.errors import DomainError
 from alliance_events.ical import ALLIANCE_NAMESPACE, Audience, FeedRenderer
 from alliance_events.projections.alliance import AllianceState
 from alliance_events.timing import Timed
@@ -46,8 +51,10 @@ from .clients import (
     Reading,
     free_port,
     libical_events,
+    parse_all,
     radicale_finds,
     radicales,
+    require_ical_js,
     require_libical,
     require_radicale,
     require_vdirsyncer_khal,
@@ -331,3 +338,54 @@ def test_pendulum_and_the_domain_agree_on_a_repeated_hour() -> None:
     (start, end), = spans.values()
     assert start == _dt.datetime(2023, 10, 29, 0, 30, tzinfo=UTC)
     assert end == _dt.datetime(2023, 10, 29, 1, 30, tzinfo=UTC)
+
+
+# -- any zone, any year ----------------------------------------------------------------------
+
+# Every zone the zone database names, but the machine's own ("localtime") and its
+# other files that are no zone (the domain refuses them).
+ALL_ZONES = sorted(zoneinfo.available_timezones() - {"localtime", "posixrules", "Factory"})
+_meetings = st.lists(
+    st.tuples(
+        st.sampled_from(ALL_ZONES),
+        st.datetimes(min_value=_dt.datetime(1970, 1, 2),  # noqa: DTZ001 - wall times
+                     max_value=_dt.datetime(2037, 12, 30)),  # noqa: DTZ001
+        st.sampled_from(["earlier", "later"]),  # which instant, in a gap or an overlap
+        st.integers(min_value=1, max_value=26 * 60),  # minutes it lasts
+    ),
+    min_size=1, max_size=12,
+)
+
+
+class TestAnyZoneAnyYear:
+    @settings(max_examples=20, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(meetings=_meetings)
+    def test_every_parser_puts_every_meeting_where_the_domain_does(
+        self, meetings: list[tuple[str, _dt.datetime, str, int]]
+    ) -> None:
+        """Meetings in any IANA zone, at any wall time from 1970 to 2037 (in gaps and
+        overlaps too, on the side the command chose), in one feed: ical.js, libical,
+        icalendar and vobject all read each start and end at the domain's instant."""
+        require_ical_js()
+        require_libical()
+        with Alliance.open("memory:") as alliance:
+            for number, (zone, wall, side, minutes) in enumerate(meetings):
+                start = wall.replace(second=0, microsecond=0)
+                end = start + _dt.timedelta(minutes=minutes)
+                with contextlib.suppress(DomainError):  # an end before the start, say
+                    alliance.schedule_meeting(
+                        title=f"Meeting {number} in {zone}", start=start.isoformat(" "),
+                        end=end.isoformat(" "), zone=zone, disambiguate=side,  # type: ignore[arg-type]
+                    )
+            state = alliance.state
+        assume(state.meetings)
+        body = FeedRenderer().render(state, Audience.public(),
+                                     now=pendulum.datetime(2026, 1, 1, tz="UTC")).body
+        expected = domain_spans(state)
+        for parser, events in parse_all(body).items():  # icalendar, vobject, ical.js
+            read = {uid: (e["start"], e["end"]) for uid, e in events.items()}
+            assert read == expected, parser
+        reading = libical_events(body)
+        assert reading.problems == ()
+        assert reading.spans() == expected

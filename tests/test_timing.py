@@ -377,3 +377,16 @@ class TestAllDay:
         assert span.end_exclusive - span.last == _dt.timedelta(days=1)
         assert not span.contains_day(span.end_exclusive)
         assert span.contains_day(span.last)
+
+
+class TestNotZones:
+    @pytest.mark.parametrize(
+        "name", ["localtime", "posixrules", "Factory", "right/Europe/Vienna",
+                 "posix/Europe/Vienna"],
+    )
+    def test_files_of_the_zone_database_that_are_no_zones_are_refused(self, name: str) -> None:
+        """Names the machine's zone database answers to but that are no IANA zone (the
+        machine's own zone, leap-second zones) are refused: stored in a log, they would
+        mean another time elsewhere."""
+        with pytest.raises(TimingError, match="not an IANA zone"):
+            zone(name)

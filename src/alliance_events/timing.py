@@ -62,6 +62,9 @@ _OFFSET_ZONE: Final = re.compile(
 )
 
 
+_NOT_ZONES: Final = frozenset({"localtime", "posixrules", "Factory"})
+
+
 class TimingError(RuleViolation):
     """A time, date or zone is malformed, unknown or impossible (rule ``time``)."""
 
@@ -105,6 +108,12 @@ def zone(name: str) -> pendulum.Timezone | pendulum.FixedTimezone:
         return pendulum.FixedTimezone(seconds)
     if text.upper() in ("UTC", "GMT", "Z"):
         return pendulum.UTC
+    if text in _NOT_ZONES or text.startswith(("posix/", "right/")):
+        raise TimingError(
+            f"zone {name!r} is a file of this machine's zone database, not an IANA zone "
+            "(it means another time on another machine, or counts leap seconds): use a "
+            "name such as 'Europe/Vienna'"
+        )
     try:
         return pendulum.timezone(text)
     except Exception as error:
@@ -141,9 +150,13 @@ def names_one_instant(moment: _dt.datetime) -> bool:
     ...                                  disambiguate="later"))
     False
     """
-    if not is_named_zone(moment):
+    zone = moment.tzinfo
+    if zone is None or not isinstance(getattr(zone, "key", None), str):
         return True
-    return moment.replace(fold=0).utcoffset() == moment.replace(fold=1).utcoffset()
+    # The zone asked about a plain wall time, both folds: no pendulum object made.
+    wall = _dt.datetime(moment.year, moment.month, moment.day, moment.hour, moment.minute,
+                        moment.second, moment.microsecond)
+    return zone.utcoffset(wall) == zone.utcoffset(wall.replace(fold=1))
 
 
 def zone_label(moment: _dt.datetime) -> str:

@@ -32,7 +32,6 @@ from typing import Final, NamedTuple
 import attrs
 import pendulum
 from icalendar import Calendar, Timezone, vDuration
-from icalendar.timezone import tzp
 
 from alliance_events.domain.deadlines import Deadline
 from alliance_events.domain.meetings import MeetingState
@@ -48,6 +47,7 @@ from alliance_events.ical._items import (
     plan_meeting,
 )
 from alliance_events.ical._text import one_line
+from alliance_events.ical._vtimezone import vtimezone
 from alliance_events.ical._write import Text, VEventData, to_vevent, tzid_of, write_vevent
 from alliance_events.projections.alliance import AllianceState
 from alliance_events.projections.runner import without_cyclic_gc
@@ -569,9 +569,10 @@ class FeedRenderer:
         ranges = _ranges(tuple(zones))
         found = []
         for tzid, (first, last) in sorted(ranges.items()):
-            body = self._zones.get((tzid, first, last))
+            key = (tzid, *_zone_years(first, last))
+            body = self._zones.get(key)
             if body is None:
-                body = self._zones[tzid, first, last] = _timezone(tzid, first, last).to_ical()
+                body = self._zones[key] = _timezone(tzid, first, last).to_ical()
             found.append(body)
         return found
 
@@ -616,40 +617,27 @@ def _ranges(zones: tuple[tuple[str, int], ...]) -> dict[str, tuple[int, int]]:
     return ranges
 
 
-def _timezone(tzid: str, first: int, last: int) -> Timezone:
-    """Build the VTIMEZONE of ``tzid`` for the years ``first`` to ``last``.
+_ZONES_FROM: Final = 1970
+_ZONES_TO: Final = 2037
 
-    Exactly ``Timezone.from_tzid(tzid, first_date=..., last_date=...)``, made faster: that
-    walks forward from each change of offset until the next one, which for a zone without
-    summer time is year 9999 (10 ms a zone); the zone given to it here ends (with the
-    ``OverflowError`` it stops at) a year after the last date, where the walk can no
-    longer change what is written (``tests/test_ical_write.py`` compares every zone).
+
+def _zone_years(first: int, last: int) -> tuple[int, int]:
+    """Return the years a feed's VTIMEZONE covers, for items from ``first`` to ``last``.
+
+    At least 1970 to 2037, whatever the feed holds, so that a zone's VTIMEZONE is the
+    same bytes in every feed: vobject (and so Radicale, server-wide) keeps the first
+    VTIMEZONE it reads for a TZID for the life of the process, and reads every later
+    item with it; one built for a single year would put other years' summer times an
+    hour off. Its last rule is open-ended, so it also holds after 2037 while the zone's
+    rules do.
     """
-    zone = tzp.timezone(tzid)
-    if zone is None:
-        raise ValueError(f"unknown time zone {tzid!r}")
-    last_date = _dt.date(last + 1, 1, 1)
-    return Timezone.from_tzinfo(
-        _Ending(zone, _dt.datetime.combine(last_date, _dt.time()) + _dt.timedelta(days=366)),
-        tzid,
-        first_date=_dt.date(first, 1, 1),
-        last_date=last_date,
-    )
+    return min(first, _ZONES_FROM), max(last, _ZONES_TO)
 
 
-class _Ending(_dt.tzinfo):
-    """A zone as it is until ``end`` (a wall time); after it, ``OverflowError``."""
+def _timezone(tzid: str, first: int, last: int) -> Timezone:
+    """Build the VTIMEZONE of ``tzid`` for items from year ``first`` to ``last``.
 
-    def __init__(self, zone: _dt.tzinfo, end: _dt.datetime) -> None:
-        self.zone, self.end = zone, end
-
-    def utcoffset(self, moment: _dt.datetime | None) -> _dt.timedelta | None:
-        if moment is not None and moment.replace(tzinfo=None) > self.end:
-            raise OverflowError(f"{self.zone} is not looked at after {self.end}")
-        return self.zone.utcoffset(None if moment is None else moment.replace(tzinfo=self.zone))
-
-    def dst(self, moment: _dt.datetime | None) -> _dt.timedelta | None:
-        return self.zone.dst(None if moment is None else moment.replace(tzinfo=self.zone))
-
-    def tzname(self, moment: _dt.datetime | None) -> str | None:
-        return self.zone.tzname(None if moment is None else moment.replace(tzinfo=self.zone))
+    Observances with yearly RRULEs (:func:`~alliance_events.ical._vtimezone.vtimezone`,
+    CALENDAR.md rule 9) over :func:`_zone_years`.
+    """
+    return vtimezone(tzid, *_zone_years(first, last))

@@ -154,8 +154,10 @@ def names_one_instant(moment: _dt.datetime) -> bool:
     if zone is None or not isinstance(getattr(zone, "key", None), str):
         return True
     # The zone asked about a plain wall time, both folds: no pendulum object made.
-    wall = _dt.datetime(moment.year, moment.month, moment.day, moment.hour, moment.minute,
-                        moment.second, moment.microsecond)
+    wall = _dt.datetime(  # noqa: DTZ001 - a wall time, the zone is asked below
+        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
+        moment.microsecond,
+    )
     return zone.utcoffset(wall) == zone.utcoffset(wall.replace(fold=1))
 
 

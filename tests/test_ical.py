@@ -59,6 +59,7 @@ from alliance_events.projections.runner import fold
 from alliance_events.testing import FixedClock
 
 from .clients import parse_all
+from .scenarios import YEARS_NOW, domain_spans, years_alliance
 from .strategies import ical_texts
 
 HERE = Path(__file__).resolve().parent
@@ -1057,3 +1058,25 @@ class TestGolden:
             path.write_bytes(body)
         assert path.exists(), f"{path} is missing: run with ALLIANCE_EVENTS_REGENERATE_GOLDEN=1"
         assert body == path.read_bytes(), f"{path.name} differs: see the module docstring"
+
+    @pytest.mark.parametrize("name", ["public", "organisation-RUAN", "secretariat"])
+    def test_multi_year_feeds_match_the_golden_files(self, name: str) -> None:
+        """The 2023-2028 scenario's feeds (seven zones, "GMT+1", both sides of a repeated
+        hour, a cancellation and a move: tests/scenarios.py) are byte for byte the golden
+        files, and every parser reads each item where the domain puts it."""
+        alliance, years = years_alliance()
+        with alliance:
+            assert years.organisation is not None
+            audience = {"public": Audience.public(), "secretariat": Audience.secretariat(),
+                        "organisation-RUAN": Audience.organisation(years.organisation)}[name]
+            body = FeedRenderer().render(alliance.state, audience, now=YEARS_NOW).body
+            expected = domain_spans(alliance.state)
+        path = GOLDEN / f"years-{name}.ics"
+        if REGENERATE:
+            path.write_bytes(body)
+        assert path.exists(), f"{path} is missing: run with ALLIANCE_EVENTS_REGENERATE_GOLDEN=1"
+        assert body == path.read_bytes(), f"{path.name} differs: see the module docstring"
+        for parser, events in parse_all(body).items():
+            read = {uid: (e["start"], e["end"]) for uid, e in events.items()}
+            assert read == {uid: expected[uid] for uid in read}, parser
+            assert len(read) == len(events_of(body))

@@ -140,7 +140,7 @@ def names_one_instant(moment: _dt.datetime) -> bool:
 
     Not so for a wall time of a repeated (fall-back) hour: "02:30 Vienna" on 27 October
     2024 is 00:30Z and 01:30Z, and calendar programs disagree on which a TZID time means
-    (CALENDAR.md rule 11), so such an instant is written in UTC. A fixed offset or UTC
+    (calendar rule 11), so such an instant is written in UTC. A fixed offset or UTC
     always names one instant.
 
     >>> import pendulum

@@ -10,7 +10,8 @@
 >>> feed.item_count
 0
 
-The rules the feeds follow, and why, are CALENDAR.md's (section 1).
+The rules the feeds follow, and why, are in ``docs/explanation/calendar-rules.md``; the
+code cites them as "calendar rule N".
 """
 
 from __future__ import annotations

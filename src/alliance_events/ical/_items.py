@@ -325,7 +325,7 @@ def _span(when: When) -> tuple[_dt.date, _dt.date]:
 
     A fixed offset ("GMT+1") has no VTIMEZONE, and a wall time of a repeated hour names
     two instants (clients disagree on which a TZID time means): such times are written
-    in UTC (CALENDAR.md rules 10 and 11).
+    in UTC (calendar rules 10 and 11).
     """
     if isinstance(when, AllDay):
         return when.first, when.end_exclusive

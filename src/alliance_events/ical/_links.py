@@ -1,4 +1,4 @@
-"""A feed's addresses, the three ways calendar programs take them (CALENDAR.md rule 18).
+"""A feed's addresses, the three ways calendar programs take them (calendar rule 18).
 
 Apple Calendar, Thunderbird and classic Outlook open a ``webcal://`` link; Google
 Calendar wants ``https://calendar.google.com/calendar/render?cid=webcal://…`` (it

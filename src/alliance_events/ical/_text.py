@@ -3,7 +3,7 @@ r"""Text hygiene for calendar output: what may go into a TEXT value, and what ma
 ``icalendar`` escapes ``\ ; ,`` and turns CR, LF and CRLF into ``\n``, so a newline
 in a title can never start a property or a component; but it passes other control
 characters (NUL, BEL, ESC, VT...) through, although RFC 5545 forbids them in TEXT and
-clients differ on what they do with them (CALENDAR.md, rule 15). So every text is
+clients differ on what they do with them (calendar rule 15). So every text is
 cleaned here first.
 """
 

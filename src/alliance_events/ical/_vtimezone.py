@@ -1,4 +1,4 @@
-"""VTIMEZONEs in the shape Outlook, Google and libical's zoneinfo write (CALENDAR.md rule 9).
+"""VTIMEZONEs in the shape Outlook, Google and libical's zoneinfo write (calendar rule 9).
 
 :func:`vtimezone` writes an IANA zone for a range of years as STANDARD and DAYLIGHT
 observances, each with one DTSTART and at most one yearly RRULE (``FREQ=YEARLY;BYMONTH=m``

@@ -1,6 +1,6 @@
 """The subscribe pages: the public one (``/``) and an organisation's (``/o/<token>/``).
 
-Each offers its feed the three ways calendar programs take it (CALENDAR.md rule 18),
+Each offers its feed the three ways calendar programs take it (calendar rule 18),
 says honestly how fresh a subscribed calendar is (programs fetch every few hours; the
 product promises no other channel it does not have), and lists the meetings to come.
 The HTML is valid (checked by the Nu Html Checker in the tests) and accessible: a

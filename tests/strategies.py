@@ -8,12 +8,16 @@ text can carry it. Nonexistent wall times (inside a spring-forward gap) are not 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import uuid
 import zoneinfo
 from collections.abc import Sequence
 
+import orjson
 import pendulum
 from hypothesis import strategies as st
+
+from alliance_events.events import TYPE_NAME
 
 from .sample_events import Colour, Everything, Noted, Place, Renamed
 
@@ -30,6 +34,7 @@ __all__ = [
     "fixed_offset_datetimes",
     "ical_texts",
     "is_ambiguous",
+    "json_texts",
     "json_values",
     "metadata",
     "named_zone_datetimes",
@@ -39,6 +44,7 @@ __all__ = [
     "stream_names",
     "texts",
     "times",
+    "type_names",
     "uuids",
 ]
 
@@ -183,7 +189,8 @@ def texts(*, min_size: int = 0, max_size: int | None = 40) -> st.SearchStrategy[
 def stream_names() -> st.SearchStrategy[str]:
     """Valid stream names: 1 to 200 characters, no NUL, any script."""
     common = st.sampled_from(["meeting-1", "meeting-2", "person-ß", "組織-3", "deadline-x"])
-    drawn = st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=200)
+    drawn = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)),
+                    min_size=1, max_size=200)  # text: no lone surrogate
     return st.one_of(common, drawn)
 
 
@@ -263,6 +270,31 @@ def json_values() -> st.SearchStrategy[object]:
         scalars,
         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts(), inner, max_size=3),
         max_leaves=8,
+    )
+
+
+def json_texts() -> st.SearchStrategy[str]:
+    """JSON text as some tool may have stored it: compact, indented, spaced, escaped or not."""
+    values = st.one_of(st.dictionaries(texts(), json_values(), max_size=4), json_values())
+    return st.one_of(
+        values.map(lambda value: orjson.dumps(value).decode()),
+        st.builds(
+            json.dumps,
+            values,
+            indent=st.none() | st.integers(0, 3),
+            ensure_ascii=st.booleans(),
+            sort_keys=st.booleans(),
+        ),
+        st.builds(lambda text, pad: f"{pad}{text}{pad}", values.map(json.dumps),
+                  st.sampled_from([" ", "\n", "\t ", "  \r\n"])),
+    )
+
+
+def type_names() -> st.SearchStrategy[str]:
+    """Any valid event type name (most of them no registry knows)."""
+    return st.one_of(
+        st.from_regex(TYPE_NAME, fullmatch=True),
+        st.sampled_from(["minutes.MinutesApproved", "ghost.Haunted", "MeetingScheduled"]),
     )
 
 

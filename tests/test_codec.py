@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from alliance_events.codec import Codec, EncodedEvent
 from alliance_events.errors import CodecError, UnknownEventTypeError
-from alliance_events.events import Event, EventRegistry
+from alliance_events.events import Event, EventRegistry, OpaqueEvent
 
 from . import strategies as gen
 from .sample_events import TEST_REGISTRY, Colour, Everything, Noted, Place, Renamed
@@ -276,11 +276,12 @@ class TestRefusals:
         with pytest.raises(UnknownEventTypeError):
             CODEC.encode(MoreNoted(event_id=ID, text="x"))
 
-    def test_unknown_type_name_is_refused_on_decode(self):
-        """Decoding a type name nobody registered raises UnknownEventTypeError naming it."""
-        with pytest.raises(UnknownEventTypeError, match=r"test\.Vanished") as caught:
-            CODEC.decode("test.Vanished", 1, '{"text": "x"}', ID)
-        assert caught.value.type_name == "test.Vanished"
+    def test_unknown_type_name_decodes_to_an_opaque_event(self):
+        """A type name the registry lacks decodes to an OpaqueEvent holding it as stored."""
+        data = '{"text": "x",  "more": [1, 2.50]}'
+        event = CODEC.decode("test.Vanished", 3, data, ID)
+        assert event == OpaqueEvent(event_id=ID, type_name="test.Vanished", schema=3, data=data)
+        assert CODEC.decode("test.Vanished", 3, data.encode(), ID) == event
 
     @pytest.mark.parametrize(
         "data",

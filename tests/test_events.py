@@ -329,3 +329,140 @@ class TestDefaultRegistry:
     def test_test_types_are_not_in_the_default_registry(self):
         """The tests' registry is separate from the default one."""
         assert "test.Noted" not in registry
+
+
+class TestMessagesNameTypeNames:
+    """Refusals name stable type names and class names, never a Python import path."""
+
+    def test_a_class_registered_elsewhere_is_named_by_its_type_name(self):
+        """type_of a class registered in another registry names its type name."""
+        from alliance_events.domain.meetings import MeetingScheduled
+
+        with pytest.raises(UnknownEventTypeError) as caught:
+            EventRegistry().type_of(MeetingScheduled)
+        message = str(caught.value)
+        assert caught.value.type_name == "MeetingScheduled"
+        assert "'MeetingScheduled'" in message
+        assert "library_registry()" in message
+        assert "alliance_events.domain" not in message
+
+    def test_a_class_never_registered_is_named_by_its_class_name(self):
+        """A class no registry holds is named by its class name."""
+        with pytest.raises(UnknownEventTypeError, match="event class Unlisted") as caught:
+            EventRegistry().type_of(make_event_class("Unlisted"))
+        assert caught.value.type_name == "Unlisted"
+        assert "tests." not in str(caught.value)
+
+    def test_a_subclass_does_not_borrow_its_parents_name(self):
+        """An unregistered subclass of a registered class is named by its own class name."""
+
+        @attrs.frozen(kw_only=True)
+        class MoreNoted(Noted):
+            extra: int = 0
+
+        with pytest.raises(UnknownEventTypeError) as caught:
+            TEST_REGISTRY.type_of(MoreNoted)
+        assert caught.value.type_name.endswith("MoreNoted")
+
+    def test_a_taken_name_names_both_classes_not_their_modules(self):
+        """A clash names the type name and both classes, without module paths."""
+        reg = EventRegistry()
+        reg.add(make_event_class("First"), "sample.Taken")
+        with pytest.raises(EventDefinitionError) as caught:
+            reg.add(make_event_class("Second"), "sample.Taken")
+        message = str(caught.value)
+        assert "'sample.Taken'" in message
+        assert "First" in message
+        assert "Second" in message
+        assert "tests." not in message
+        assert "alliance_events.events" not in message
+
+    def test_a_malformed_class_is_named_with_its_type_name(self):
+        """A class that is not frozen attrs is refused naming its type name and class."""
+
+        @attrs.frozen
+        class Broken(Event):
+            subject: str
+
+        with pytest.raises(EventDefinitionError) as caught:
+            EventRegistry().add(Broken, "mailing.Broken")
+        assert str(caught.value).startswith("event type 'mailing.Broken' (class ")
+        assert "tests." not in str(caught.value)
+
+
+class TestScoped:
+    """A tool registers through a staging registry: its namespace only, all or nothing."""
+
+    def test_names_inside_the_namespace_are_taken(self):
+        """Types and upcasters in the namespace reach the registry with update()."""
+        reg = EventRegistry()
+        staging = reg.scoped("minutes", owner="plugin 'minutes'")
+        cls = staging.register("minutes.Approved", schema=2)(make_event_class())
+        staging.upcaster("minutes.Approved", from_schema=1)(lambda data: {**data, "text": "x"})
+        assert "minutes.Approved" not in reg
+        reg.update(staging)
+        assert reg.type_of(cls) == ("minutes.Approved", 2)
+        assert reg.upcast("minutes.Approved", 1, {}) == {"text": "x"}
+
+    @pytest.mark.parametrize(
+        "name", ["Approved", "minutes", "minutes.", "other.Approved", "minutesX.Approved",
+                 "MeetingScheduled"],
+    )
+    def test_names_outside_the_namespace_are_refused(self, name):
+        """A name without the tool's namespace (the library's names too) is refused."""
+        staging = EventRegistry().scoped("minutes", owner="plugin 'minutes'")
+        with pytest.raises(EventDefinitionError, match="only names in its namespace"):
+            staging.add(make_event_class(), name)
+        with pytest.raises(EventDefinitionError, match="only names in its namespace"):
+            staging.upcaster(name, from_schema=1)
+
+    @pytest.mark.parametrize(
+        "namespace", ["alliance", "alliance_events", "Alliance", "alliance-events", "",
+                      "1minutes", "min utes", "a" * 51, None],
+    )
+    def test_reserved_and_malformed_namespaces_are_refused(self, namespace):
+        """The library's namespaces and malformed ones cannot be claimed."""
+        with pytest.raises(EventDefinitionError, match="namespace"):
+            EventRegistry().scoped(namespace, owner="plugin x")
+
+    def test_a_namespace_claimed_by_another_owner_names_both(self):
+        """Two tools cannot share a namespace: the refusal names both owners."""
+        reg = EventRegistry()
+        reg.update(reg.scoped("minutes", owner="package A"))
+        with pytest.raises(EventDefinitionError) as caught:
+            reg.scoped("minutes", owner="package B")
+        assert "package A" in str(caught.value)
+        assert "package B" in str(caught.value)
+        reg.scoped("minutes", owner="package A")  # the same owner again: fine
+
+    def test_a_name_taken_by_another_owner_names_both(self):
+        """A name registered by one tool, claimed for another class by a second: both named."""
+        reg = EventRegistry()
+        first = reg.scoped("minutes", owner="package A")
+        first.add(make_event_class("Approved"), "minutes.Approved")
+        reg.update(first)
+        other = EventRegistry()
+        second = other.scoped("minutes", owner="package B")
+        second.add(make_event_class("Different"), "minutes.Approved")
+        with pytest.raises(EventDefinitionError) as caught:
+            reg.update(second)
+        message = str(caught.value)
+        assert "package A" in message
+        assert "package B" in message
+
+    def test_update_is_all_or_nothing(self):
+        """An update refused for one name adds none of the others."""
+        reg = EventRegistry()
+        reg.add(make_event_class("Taken"), "sample.Taken")
+        other = EventRegistry()
+        other.add(make_event_class("Fine"), "sample.Fine")
+        other.add(make_event_class("Clash"), "sample.Taken")
+        with pytest.raises(EventDefinitionError):
+            reg.update(other)
+        assert "sample.Fine" not in reg
+
+    def test_a_registry_and_its_copy_merge(self):
+        """Updating a registry with its own copy changes nothing."""
+        reg = TEST_REGISTRY.copy()
+        reg.update(TEST_REGISTRY)
+        assert reg.types == TEST_REGISTRY.types

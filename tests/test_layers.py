@@ -23,6 +23,7 @@ LAYER_OF_PREFIX = {
     "app": "application",
     "demo": "application",
     "testing": "application",
+    "plugins": "application",
     "web": "edge",
     "cli": "edge",
     "__init__": "facade",

@@ -16,7 +16,8 @@ from pathlib import Path
 import attrs
 import pendulum
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from alliance_events import (
     ANY,
@@ -24,12 +25,15 @@ from alliance_events import (
     CodecError,
     ConcurrencyError,
     DuplicateEventError,
+    EncodedEvent,
     Event,
+    EventDefinitionError,
     EventLog,
     EventRegistry,
     InvalidAppendError,
     InvalidStreamNameError,
     LogClosedError,
+    OpaqueEvent,
     Recorded,
     UndecodableRecordError,
     UnknownEventTypeError,
@@ -573,22 +577,50 @@ class TestStoredData:
         assert list(again.read_all()) == appended
         assert again.append("s", [noted(1), everything(2)], expected_version=0) == appended
 
-    def test_unregistered_stored_type_names_its_position(self, backend, open_test_log):
-        """A record whose type the reader's registry lacks raises UndecodableRecordError."""
+    def test_unregistered_stored_type_reads_as_opaque(self, backend, open_test_log):
+        """A record whose type the reader's registry lacks reads as an OpaqueEvent, intact."""
         skip_memory(backend)
         writer = open_test_log()
         writer.append("s", [noted(1)], expected_version=0)
-        writer.append("s", [everything(2)], expected_version=1)
+        written = writer.append("s", [everything(2)], expected_version=1,
+                                metadata={"actor": "x"})[0]
         partial = EventRegistry()
         partial.add(Noted, "test.Noted")
         reader = open_test_log(registry=partial)
-        records = reader.read_all()
+        first, second = reader.read_all()
+        assert first.event == noted(1)
+        assert isinstance(second.event, OpaqueEvent)
+        assert (second.type, second.schema, second.metadata) == ("test.Everything", 1,
+                                                                 {"actor": "x"})
+        assert (second.event.type_name, second.event.schema) == ("test.Everything", 1)
+        assert second.event.event_id == second.event_id == written.event_id
+        assert second.event.data == writer.codec.encode(written.event).data
+        assert list(reader.read_stream("s"))[1] == second
+
+    def test_known_type_whose_data_does_not_fit_names_its_position(
+        self, backend, open_test_log
+    ):
+        """Data of a known type that does not decode is an error naming the position."""
+        skip_memory(backend)
+        other = EventRegistry()
+
+        @other.register("test.Noted", schema=1)
+        @attrs.frozen(kw_only=True)
+        class NotedElsewhere(Event):
+            note: int
+
+        open_test_log().append("s", [noted(1)], expected_version=0)
+        open_test_log(registry=other).append(
+            "s", [NotedElsewhere(note=3)], expected_version=1
+        )
+        records = open_test_log().read_all()
         assert next(records).event == noted(1)
         with pytest.raises(UndecodableRecordError, match="position 2") as caught:
             next(records)
-        assert (caught.value.position, caught.value.type_name) == (2, "test.Everything")
+        assert (caught.value.position, caught.value.type_name) == (2, "test.Noted")
+        assert "upcaster" in str(caught.value)
         with pytest.raises(UndecodableRecordError, match="position 2"):
-            list(reader.read_stream("s"))
+            list(open_test_log().read_stream("s"))
 
     def test_old_schema_is_upcast_on_read(self, backend, open_test_log):
         """Data stored under schema 1 reads as the schema 2 class, the envelope keeping 1."""
@@ -609,6 +641,107 @@ class TestStoredData:
         assert (read.type, read.schema) == ("test.Renamed", 1)
         (in_stream,) = open_test_log().read_stream("s")
         assert in_stream.event == read.event
+
+
+class TestOpaqueEvents:
+    """Records of types a reader does not know: read intact, appended byte for byte."""
+
+    def opaque(self, number: int, type_name: str = "ghost.Haunted", schema: int = 1,
+               data: str = '{"boo": [1, 2.5, "\u00e9"]}') -> OpaqueEvent:
+        return OpaqueEvent(event_id=uuid.UUID(int=number), type_name=type_name,
+                           schema=schema, data=data)
+
+    def test_unknown_type_is_stored_and_read_as_it_is(self, log):
+        """An opaque event of an unknown type is stored with its name, schema and text."""
+        event = self.opaque(1, schema=7, data=' { "b" : 1,"a":[ ] } ')
+        (appended,) = log.append("s", [event], expected_version=0, metadata={"actor": "m"})
+        assert (appended.type, appended.schema, appended.event) == ("ghost.Haunted", 7, event)
+        (read,) = log.read_all()
+        assert read == appended
+        assert read.event.data == ' { "b" : 1,"a":[ ] } '
+        assert log.codec.encode(read.event) == EncodedEvent("ghost.Haunted", 7, event.data)
+
+    def test_retry_of_an_opaque_append_is_a_no_op(self, log):
+        """Appending the same opaque event again returns the stored record, writes nothing."""
+        first = log.append("s", [self.opaque(1), noted(2)], expected_version=0)
+        assert log.append("s", [self.opaque(1), noted(2)], expected_version=0) == first
+        assert log.head() == 2
+        with pytest.raises(DuplicateEventError):
+            log.append("s", [self.opaque(1, data="{}"), noted(2)], expected_version=0)
+
+    def test_known_type_is_checked_and_returned_decoded(self, log):
+        """An opaque event of a known type must decode; append and read give the class."""
+        event = self.opaque(1, "test.Renamed", 1, '{"title": "Budget"}')
+        (appended,) = log.append("s", [event], expected_version=0)
+        expected = Renamed(event_id=uuid.UUID(int=1), summary="Budget", language="en")
+        assert (appended.type, appended.schema, appended.event) == ("test.Renamed", 1, expected)
+        (read,) = log.read_all()
+        assert read == appended
+        assert log.append("s", [event], expected_version=0) == [appended]  # a retry
+
+    @pytest.mark.parametrize(
+        ("type_name", "schema", "data", "message"),
+        [
+            ("test.Noted", 1, '{"txt": "x"}', "does not decode as the registered type"),
+            ("test.Renamed", 3, '{"summary": "x", "language": "en"}', "newer"),
+            ("ghost.Haunted", 1, '{"boo": ', "not JSON"),
+            ("ghost.Haunted", 1, "", "not JSON"),
+            ("bad name", 1, "{}", "type name"),
+            ("ghost.Haunted", 0, "{}", "schema"),
+            ("ghost.Haunted", True, "{}", "schema"),
+            ("ghost.Haunted", 2**31, "{}", "schema"),
+            ("ghost.Haunted", 1, b"{}", "JSON text"),
+        ],
+    )
+    def test_malformed_or_undecodable_opaque_events_are_refused(
+        self, log, type_name, schema, data, message
+    ):
+        """A bad name, schema or data, or data a known type cannot read: nothing written."""
+        event = self.opaque(2, type_name, schema, data)
+        with pytest.raises(CodecError, match=message):
+            log.append("s", [noted(1), event], expected_version=0)
+        assert_nothing_written(log, 0, s=0)
+
+    def test_any_data_under_any_unknown_name_is_copied_byte_for_byte(self, backend, tmp_path):
+        """Any JSON text under any name the reader lacks: read back, copied, unchanged."""
+        if backend == "postgres":
+            postgres_dsn()
+        examples = iter(range(10**9))
+        count = settings.default.max_examples
+        if backend == "postgres":
+            count = max(5, count // 4)
+
+        @settings(max_examples=count, deadline=None,
+                  suppress_health_check=[HealthCheck.too_slow])
+        @given(st.lists(st.tuples(gen.type_names(), st.integers(1, 2**31 - 1), gen.json_texts()),
+                        min_size=1, max_size=4))
+        def check(items):
+            items = [item for item in items if item[0] not in TEST_REGISTRY]
+            assume(items)
+            events = [
+                OpaqueEvent(event_id=uuid.UUID(int=number), type_name=name, schema=schema,
+                            data=data)
+                for number, (name, schema, data) in enumerate(items, start=1)
+            ]
+            name = f"{uuid.UUID(int=next(examples)).hex[-8:]}_{tmp_path.name[-8:].lower()}"
+            name = "".join(ch if ch.isalnum() else "_" for ch in name)
+            with (
+                fresh_log(backend, tmp_path, f"{name}_a") as source,
+                fresh_log(backend, tmp_path, f"{name}_b") as target,
+            ):
+                source.append("s", events, expected_version=0, metadata={"actor": "x"})
+                read = list(source.read_all())
+                assert [r.event for r in read] == events
+                target.append("copy", [r.event for r in read], expected_version=0)
+                copied = [(r.type, r.schema, r.event.data) for r in target.read_all()]
+                assert copied == [(e.type_name, e.schema, e.data) for e in events]
+
+        check()
+
+    def test_opaque_event_cannot_be_registered(self):
+        """OpaqueEvent stands for unknown types: a registry refuses it."""
+        with pytest.raises(EventDefinitionError, match="OpaqueEvent"):
+            EventRegistry().add(OpaqueEvent, "ghost.Opaque")
 
 
 class TestClosed:

@@ -28,7 +28,7 @@ from alliance_events.domain.common import (
     OfficerRole,
     Role,
 )
-from alliance_events.events import registry
+from alliance_events.events import EventRegistry, OpaqueEvent, registry
 from alliance_events.projections.alliance import AllianceProjection, AllianceState
 from alliance_events.projections.history import describe, history_entry
 from alliance_events.projections.registration import deadline_view, registration_view
@@ -569,13 +569,18 @@ class TestHistory:
         assert history_entry(record, alliance.state) == second
 
     def test_history_entry_of_another_tools_event(self) -> None:
-        """An event class without words is described by its class name (never fails)."""
+        """Another tool's event is named by its type name (its class's, if unregistered)."""
 
         @attrs.frozen(kw_only=True)
         class Noted(Event):
             text: str
 
-        assert describe(Noted(event_id=uuid.uuid4(), text="x"), STATE) == "Noted"
+        event = Noted(event_id=uuid.uuid4(), text="x")
+        assert describe(event, STATE) == "an event of another tool: Noted"
+        EventRegistry().add(Noted, "elsewhere.Noted")
+        assert describe(event, STATE) == "an event of another tool: elsewhere.Noted"
+        opaque = OpaqueEvent(type_name="minutes.MinutesApproved", schema=2, data="{}")
+        assert describe(opaque, STATE) == "an event of another tool: minutes.MinutesApproved"
 
 
 class TestSnapshots:

@@ -34,7 +34,7 @@ import httpx
 import pendulum
 import pytest
 
-from alliance_events import Alliance
+from alliance_events import Alliance, OpaqueEvent, open_log
 from alliance_events.app import token_hash
 from alliance_events.ical import Audience, Feed, FeedRenderer
 from alliance_events.web import FeedServer, create_app, subscribe_links
@@ -313,6 +313,39 @@ class TestFollowing:
         assert report["status"] == "ok"
         assert report["position"] == alliance.log.head()
         assert report["feeds"] == 1
+        assert (report["skipped_unknown_types"], report["unknown_types"]) == (0, {})
+        assert report["plugins"] == {}
+
+    def test_health_reports_what_it_could_not_read(
+        self, seeded: Seeded, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Other tools' records: counted by type, logged once, still 200; tools listed."""
+        with Alliance.open(seeded.url, plugins=True) as alliance:
+            app = create_app(alliance, poll_interval=0.05)
+            with running(app) as client:
+                with open_log(seeded.url) as log:
+                    log.append("elsewhere", [
+                        OpaqueEvent(type_name="ghost.Haunted", schema=1, data="{}"),
+                        OpaqueEvent(type_name="ghost.Haunted", schema=2, data="[]"),
+                    ], expected_version=0)
+                assert wait_for(
+                    lambda: client.get("/healthz").json()["skipped_unknown_types"] == 2
+                )
+                response = client.get("/healthz")
+                assert response.status_code == 200
+                report = response.json()
+                assert report["status"] == "ok"
+                assert report["unknown_types"] == {"ghost.Haunted": 2}
+                assert report["position"] == alliance.log.head()
+                assert report["plugins"]["minutes"] == {
+                    "loaded": True,
+                    "types": ["minutes.ActionItemRecorded", "minutes.MinutesApproved"],
+                }
+        warnings = [r.getMessage() for r in caplog.records if "does not know" in r.getMessage()]
+        assert warnings == [
+            "skipping records of types this server does not know (ghost.Haunted); install "
+            "the tool that defines them"
+        ]
 
     def test_errors_in_the_follower_are_logged_and_retried(
         self, alliance: Alliance, seeded: Seeded, caplog: pytest.LogCaptureFixture

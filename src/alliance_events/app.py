@@ -39,6 +39,7 @@ from alliance_events.clock import Clock, IdFactory, new_id, system_clock
 from alliance_events.domain import directory as dr
 from alliance_events.domain import meetings as mt
 from alliance_events.domain import settings as st
+from alliance_events.domain.catalog import missing_library_types, with_library_types
 from alliance_events.domain.common import (
     Command,
     LinkKind,
@@ -60,11 +61,18 @@ from alliance_events.domain.deadlines import (
     decide_deadline,
     evolve_deadline,
 )
-from alliance_events.errors import ConcurrencyError, RuleViolation, UnknownReferenceError
+from alliance_events.errors import (
+    ConcurrencyError,
+    RuleViolation,
+    UnknownEventTypeError,
+    UnknownReferenceError,
+)
 from alliance_events.events import Event, EventRegistry
+from alliance_events.events import registry as default_registry
 from alliance_events.ical import FeedLinks, subscribe_links
 from alliance_events.log import open_log
 from alliance_events.log.base import EventLog, Recorded
+from alliance_events.plugins import PluginLoad, load_event_types
 from alliance_events.projections.alliance import AllianceProjection, AllianceState
 from alliance_events.projections.history import HistoryEntry, history_entry
 from alliance_events.projections.registration import (
@@ -139,14 +147,22 @@ class Alliance:
         """Serve commands and queries over ``log``.
 
         Args:
-            log: an open event log (see :func:`alliance_events.open_log`).
+            log: an open event log (see :func:`alliance_events.open_log`) whose registry
+                holds the library's event types (the default registry does).
             clock: the time commands are given at; the system clock by default.
             ids: where new ids come from; random time-ordered UUIDs by default.
 
+        Raises:
+            UnknownEventTypeError: the log's registry lacks some of the library's types
+                (it would read the library's own events as opaque ones).
+
         """
+        _check_library_types(log.codec.registry)
         self.log = log
         self.clock: Clock = system_clock if clock is None else clock
         self.ids: IdFactory = new_id if ids is None else ids
+        self.plugins: tuple[PluginLoad, ...] = ()
+        """The installed tools whose event types were loaded (``open(plugins=True)``)."""
         self._runner = ProjectionRunner(log, AllianceProjection())
 
     @classmethod
@@ -157,13 +173,39 @@ class Alliance:
         clock: Clock | None = None,
         ids: IdFactory | None = None,
         registry: EventRegistry | None = None,
+        plugins: bool = False,
     ) -> Alliance:
         """Open the log at ``url`` (``memory:``, ``sqlite:///…``, ``postgresql://…``).
 
         The log's ``recorded_at`` times come from the same clock as the commands'.
+
+        Args:
+            url: where the log is.
+            clock: the time commands are given at (and the log's clock).
+            ids: where new ids come from.
+            registry: the event types to read and write besides the library's own: the
+                log is opened with a registry holding the library's types and this one's
+                (this one itself if it holds them already, as the default registry and its
+                copies do). By default, the default registry.
+            plugins: also load the event types of the installed tools (the entry-point
+                group ``alliance_events.event_types``, :mod:`alliance_events.plugins`)
+                into a copy of that registry; :attr:`plugins` says what came of each. A
+                broken tool is reported there, never raised.
+
+        Raises:
+            EventDefinitionError: ``registry`` holds one of the library's type names for
+                a class of its own.
+
         """
-        log = open_log(url, clock=system_clock if clock is None else clock, registry=registry)
-        return cls(log, clock=clock, ids=ids)
+        chosen = with_library_types(default_registry if registry is None else registry)
+        loads: list[PluginLoad] = []
+        if plugins:
+            chosen = chosen.copy()
+            loads = load_event_types(chosen)
+        log = open_log(url, clock=system_clock if clock is None else clock, registry=chosen)
+        alliance = cls(log, clock=clock, ids=ids)
+        alliance.plugins = tuple(loads)
+        return alliance
 
     def close(self) -> None:
         """Close the log."""
@@ -186,6 +228,15 @@ class Alliance:
     def catch_up(self, *, progress: Callable[[int], None] | None = None) -> int:
         """Apply new events to the in-memory state; return how many there were."""
         return self._runner.catch_up(progress=progress)
+
+    @property
+    def unknown_types(self) -> Mapping[str, int]:
+        """Records of types this process does not know, read so far, by type name.
+
+        Another tool's events, when that tool is not installed here: they are read as
+        opaque events and change nothing in the state. Counted as the state catches up.
+        """
+        return self._runner.unknown_types
 
     def state_as_of(self, as_of: AsOf = None) -> tuple[AllianceState, pendulum.DateTime]:
         """Return the state as it was at ``as_of``, and the time it is looked at from.
@@ -1227,6 +1278,20 @@ class Alliance:
         if as_of is not None:
             records = (r for r in records if r.position <= state.position)
         return [history_entry(record, state) for record in records]
+
+
+def _check_library_types(registry: EventRegistry) -> None:
+    missing = missing_library_types(registry)
+    if missing:
+        shown = ", ".join(repr(name) for name in missing[:3])
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""  # noqa: PLR2004
+        raise UnknownEventTypeError(
+            missing[0],
+            f"the log's registry lacks the library's event types {shown}{more}: the "
+            "application would read its own events as opaque ones; open the log with the "
+            "default registry, alliance_events.library_registry() or a copy of either, "
+            "with your own types added to it (Alliance.open does that for you)",
+        )
 
 
 def token_hash(token: str) -> str:

@@ -39,7 +39,7 @@ import pendulum
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from alliance_events.errors import CodecError, UnknownEventTypeError
-from alliance_events.events import Event, EventRegistry
+from alliance_events.events import TYPE_NAME, Event, EventRegistry, OpaqueEvent
 from alliance_events.events import registry as default_registry
 
 __all__ = [
@@ -316,6 +316,7 @@ def make_converter() -> cattrs.Converter:
     return converter
 
 
+_MAX_SCHEMA = 2**31 - 1  # what every backend stores (PostgreSQL: integer)
 _Encoder = tuple[str, int, Callable[[Any], dict[str, Any]]]
 _Decoder = tuple[type[Event], int, Callable[[Mapping[str, Any], Any], Event]]
 
@@ -324,7 +325,9 @@ class Codec:
     """Encodes events into :class:`EncodedEvent` and decodes stored data into events.
 
     One codec serves one :class:`~alliance_events.events.EventRegistry`; types registered
-    after the codec was made are picked up on first use.
+    after the codec was made are picked up on first use. A stored type name the registry
+    does not know decodes to an :class:`~alliance_events.events.OpaqueEvent`, which
+    encodes back to the very same type name, schema and data.
     """
 
     def __init__(self, registry: EventRegistry | None = None) -> None:
@@ -336,13 +339,20 @@ class Codec:
     def encode(self, event: Event) -> EncodedEvent:
         """Encode a registered event (without its id, which the envelope carries).
 
+        An :class:`~alliance_events.events.OpaqueEvent` encodes to its own type name,
+        schema and data, unchanged; if this codec's registry knows its type, the data
+        must decode as that type.
+
         Raises:
             UnknownEventTypeError: its class is not registered.
-            CodecError: a field's value cannot be encoded (a naive date-time, say).
+            CodecError: a field's value cannot be encoded (a naive date-time, say), or an
+                opaque event's name, schema or data is malformed or does not decode.
 
         """
         encoder = self._encoders.get(type(event))
         if encoder is None:
+            if isinstance(event, OpaqueEvent):
+                return self._encode_opaque(event)
             encoder = self._encoder_for(type(event))
         name, schema, unstructure = encoder
         try:
@@ -356,13 +366,21 @@ class Codec:
     def decode(self, type_name: str, schema: int, data: str | bytes, event_id: uuid.UUID) -> Event:
         """Decode stored data into the registered class, upcasting older schemas first.
 
+        A type name the registry does not know gives an
+        :class:`~alliance_events.events.OpaqueEvent` holding the name, schema and data as
+        they are: reading never fails on another tool's type.
+
         Raises:
-            UnknownEventTypeError: the type is not registered.
-            CodecError: the data does not fit the class (after upcasting).
+            CodecError: the type is known but the data does not fit the class (after
+                upcasting), or is of a schema newer than the class's.
 
         """
         decoder = self._decoders.get(type_name)
         if decoder is None:
+            if type_name not in self.registry:
+                text = data if isinstance(data, str) else bytes(data).decode()
+                return OpaqueEvent(event_id=event_id, type_name=type_name, schema=schema,
+                                   data=text)
             decoder = self._decoder_for(type_name)
         cls, current, structure = decoder
         try:
@@ -375,6 +393,33 @@ class Codec:
             raise
         except Exception as error:
             raise CodecError(f"{type(error).__name__}: {error}") from error
+
+    def _encode_opaque(self, event: OpaqueEvent) -> EncodedEvent:
+        name, schema, data = event.type_name, event.schema, event.data
+        if not isinstance(name, str) or not TYPE_NAME.fullmatch(name):
+            raise CodecError(
+                f"an opaque event's type name must start with a letter and hold only "
+                f"letters, digits and _ . : - (at most 100 characters); got {name!r}"
+            )
+        if isinstance(schema, bool) or not isinstance(schema, int) or not 0 < schema <= _MAX_SCHEMA:
+            raise CodecError(
+                f"opaque {name}: schema must be an integer from 1 to {_MAX_SCHEMA}, got {schema!r}"
+            )
+        if not isinstance(data, str):
+            raise CodecError(f"opaque {name}: data must be JSON text, got {type(data).__name__}")
+        try:
+            loads(data)
+        except orjson.JSONDecodeError as error:
+            raise CodecError(f"opaque {name}: its data is not JSON: {error}") from error
+        if name in self.registry:
+            try:
+                self.decode(name, schema, data, event.event_id)
+            except CodecError as error:
+                raise CodecError(
+                    f"opaque {name} schema {schema}: its data does not decode as the "
+                    f"registered type {name!r}: {error}"
+                ) from error
+        return EncodedEvent(name, schema, data)
 
     def _encoder_for(self, cls: type[Event]) -> _Encoder:
         name, schema = self.registry.type_of(cls)

@@ -8,9 +8,10 @@ The tree::
 
     AllianceEventsError
     ├── EventDefinitionError      an event class is not a valid event type
-    ├── UnknownEventTypeError     a stored or requested type name is not registered
+    ├── UnknownEventTypeError     an event's class, or a requested type name, is not registered
     ├── CodecError                an event cannot be encoded, or stored data decoded
-    │   └── UndecodableRecordError    a stored row cannot be read (names its position)
+    │   └── UndecodableRecordError    a stored row of a known type does not decode (names
+    │                                 its position)
     ├── DomainError               a command broke a rule of the domain (names the rule)
     │   ├── RuleViolation             the command is refused by a rule
     │   └── UnknownReferenceError     it names a meeting, organisation, ... that is unknown
@@ -20,7 +21,10 @@ The tree::
         ├── ConcurrencyError      the stream's version is not the expected one
         ├── DuplicateEventError   an event id is reused with other content
         ├── UnsupportedURLError   open_log() cannot open that URL
-        └── LogClosedError        the log was used after close()
+        ├── LogClosedError        the log was used after close()
+        └── FollowerError         a follower or checkpoint operation was refused
+            ├── ConsumerBusyError         another follower of that name is running
+            └── ConsumerSupersededError   the checkpoint was taken over or moved
 """
 
 from __future__ import annotations
@@ -29,9 +33,12 @@ __all__ = [
     "AllianceEventsError",
     "CodecError",
     "ConcurrencyError",
+    "ConsumerBusyError",
+    "ConsumerSupersededError",
     "DomainError",
     "DuplicateEventError",
     "EventDefinitionError",
+    "FollowerError",
     "InvalidAppendError",
     "InvalidStreamNameError",
     "LogClosedError",
@@ -53,12 +60,24 @@ class EventDefinitionError(AllianceEventsError, TypeError):
 
 
 class UnknownEventTypeError(AllianceEventsError, LookupError):
-    """A type name (stored, or asked for) is not in the event registry."""
+    """A type name (or an event class) is not in the event registry asked.
 
-    def __init__(self, type_name: str) -> None:
+    Reading never raises it: a stored record of a type the reader does not know comes
+    back as an :class:`~alliance_events.events.OpaqueEvent`. Encoding an event of an
+    unregistered class, or asking a registry about a name it lacks, does.
+
+    Attributes:
+        type_name: the type name asked for (for a class that was never registered
+            anywhere, its class name).
+
+    """
+
+    def __init__(self, type_name: str, message: str | None = None) -> None:
         self.type_name = type_name
         super().__init__(
-            f"unknown event type {type_name!r}: register its class with @event_type"
+            message
+            or f"unknown event type {type_name!r}: register its class in the registry "
+            "(registry.register or @event_type)"
         )
 
 
@@ -67,7 +86,13 @@ class CodecError(AllianceEventsError, ValueError):
 
 
 class UndecodableRecordError(CodecError):
-    """A stored record cannot be decoded; the message names its position."""
+    """A stored record of a *known* type cannot be decoded; the message names its position.
+
+    Its type is registered, so its data is corrupt, or of a schema newer than the class
+    (the tool that defines it is older here than the one that wrote it), or of an older
+    shape no upcaster turns into the class's. The message says how to repair it: see
+    "Repairing a record that does not decode" in the event log's explanation.
+    """
 
     def __init__(self, position: int, type_name: str, schema: int, reason: str) -> None:
         self.position = position
@@ -75,7 +100,10 @@ class UndecodableRecordError(CodecError):
         self.schema = schema
         super().__init__(
             f"record at position {position} ({type_name} schema {schema}) "
-            f"cannot be decoded: {reason}"
+            f"cannot be decoded: {reason}; its type is known, so its data does not fit the "
+            f"class: upgrade the tool that defines {type_name!r} if it is older than the "
+            "writer, or register an upcaster that turns this data into the class's shape "
+            "(the log itself never changes)"
         )
 
 
@@ -143,3 +171,45 @@ class UnsupportedURLError(LogError, ValueError):
 
 class LogClosedError(LogError):
     """The log was used after it was closed."""
+
+
+class FollowerError(LogError):
+    """A follower or checkpoint operation was refused (a bad name, an ack out of range)."""
+
+
+class ConsumerBusyError(FollowerError):
+    """Another follower of the same consumer name is running; this one did not start.
+
+    Attributes:
+        name: the consumer's name.
+
+    """
+
+    def __init__(self, name: str, waited: float) -> None:
+        self.name = name
+        super().__init__(
+            f"consumer {name!r} is being followed by another process or handle (waited "
+            f"{waited:g} s): at most one follower per name runs at a time"
+        )
+
+
+class ConsumerSupersededError(FollowerError):
+    """The consumer's checkpoint was taken over or moved since this follower claimed it.
+
+    Raised by an acknowledgement (and the transaction it belongs to, which is rolled
+    back): nothing of it was written. Another follower of the name claimed the checkpoint
+    after this one lost its lock, or an operator moved or deleted it
+    (:class:`~alliance_events.log.follow.Checkpoints`). Stop this follower; a new one
+    resumes from the stored checkpoint.
+
+    Attributes:
+        name: the consumer's name.
+
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"the checkpoint of consumer {name!r} was taken over or moved by someone else "
+            "since this follower claimed it: nothing was acknowledged; stop and start again"
+        )

@@ -39,6 +39,7 @@ __all__ = [
     "refusals_exit",
     "refuse",
     "settings",
+    "unknown_types_note",
     "when_arguments",
     "when_options",
 ]
@@ -141,12 +142,36 @@ def open_alliance(
 ) -> Iterator[Alliance]:
     """Open the application over ``--db``, its state caught up (with a progress bar).
 
+    The installed tools' event types are loaded (:mod:`alliance_events.plugins`): a tool
+    that cannot be loaded gets one ``warning:`` line on stderr. Records of types this
+    process does not know get one ``note:`` line on stderr, after the catch-up, never
+    on stdout.
+
     ``quiet``: no progress bar (it goes to stderr anyway; this is for ``--json``
     consumers that watch stderr too).
     """
-    with Alliance.open(db_url(settings(context).db), **kwargs) as alliance:
+    with Alliance.open(db_url(settings(context).db), plugins=True, **kwargs) as alliance:
+        for load in alliance.plugins:
+            if not load.loaded:
+                click.echo(f"warning: {load}", err=True)
         catch_up(alliance, show=not quiet)
+        note = unknown_types_note(alliance.unknown_types)
+        if note:
+            click.echo(note, err=True)
         yield alliance
+
+
+def unknown_types_note(counts: Mapping[str, int]) -> str | None:
+    """Return the one line saying which records of unknown types were skipped, if any."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    listed = ", ".join(f"{name} \u00d7{count}" for name, count in sorted(counts.items()))
+    records = "record" if total == 1 else "records"
+    return (
+        f"note: skipped {total} {records} of types this tool does not know ({listed}); "
+        "install the tool that defines them"
+    )
 
 
 def catch_up(

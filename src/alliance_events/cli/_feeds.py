@@ -26,6 +26,7 @@ from alliance_events.cli._common import (
 )
 from alliance_events.cli._tables import registration_table, summary_table
 from alliance_events.log.base import Recorded
+from alliance_events.log.follow import Follower
 from alliance_events.projections.history import history_entry
 
 if TYPE_CHECKING:
@@ -137,7 +138,8 @@ def _tail_line(record: Recorded, text: str, actor: str) -> str:
 @click.option("--timeout", type=click.FloatRange(min=0), default=None,
               help="Stop after this many seconds.")
 @click.option("--interval", type=click.FloatRange(min=0.01), default=0.5, show_default=True,
-              help="Seconds between two looks at the log.")
+              help="Seconds between two looks at a SQLite log (PostgreSQL wakes tail with "
+              "NOTIFY).")
 @json_option
 @click.pass_context
 def tail(
@@ -154,13 +156,18 @@ def tail(
     With --json, one JSON object per line.
     """
     shown = 0
-    with open_alliance(context, quiet=as_json) as alliance:
-        position = alliance.log.head() if start is None else start
+    with (
+        open_alliance(context, quiet=as_json) as alliance,
+        # No name: tail keeps no checkpoint, it starts where it is told every time.
+        Follower(alliance.log, None, start="now" if start is None else start,
+                 poll_interval=interval) as follower,
+    ):
         ends = None if timeout is None else time.monotonic() + timeout
         try:
             while True:
                 wanted = None if limit is None else limit - shown
-                records = list(alliance.log.read_all(after=position, limit=wanted))
+                remaining = None if ends is None else max(ends - time.monotonic(), 0)
+                records = follower.next_batch(remaining, limit=wanted)
                 if records:
                     state = alliance.state  # names as known now, the new records included
                     for record in records:
@@ -169,14 +176,12 @@ def tail(
                             click.echo(_json_line(record, entry.text, entry.actor))
                         else:
                             click.echo(_tail_line(record, entry.text, entry.actor))
-                        position = record.position
                     shown += len(records)
+                # Once the time is up, what is there already is still shown, whole.
                 if (limit is not None and shown >= limit) or (
-                    ends is not None and time.monotonic() >= ends
+                    not records and ends is not None and time.monotonic() >= ends
                 ):
                     break
-                pause = interval if ends is None else min(interval, ends - time.monotonic())
-                time.sleep(max(pause, 0))
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
 
@@ -230,7 +235,8 @@ def demo(context: click.Context) -> None:
 @click.option("--port", default=8000, show_default=True, type=int, help="The port to listen on.")
 @click.option(
     "--poll-interval", default=0.5, show_default=True, type=float,
-    help="Seconds between two looks at the log for new events.",
+    help="Seconds between two looks at a SQLite log for new events (PostgreSQL wakes the "
+    "server with NOTIFY).",
 )
 @click.pass_context
 def serve(context: click.Context, *, host: str, port: int, poll_interval: float) -> None:

@@ -22,7 +22,7 @@ import pendulum
 
 from alliance_events.domain.common import Command, event_ids, require, require_text
 from alliance_events.errors import UnknownReferenceError
-from alliance_events.events import Event, event_type
+from alliance_events.events import Event
 from alliance_events.timing import TimingError, zone
 
 __all__ = [
@@ -83,9 +83,9 @@ def due_instant(due: Due) -> pendulum.DateTime:
 
 
 # -- events ---------------------------------------------------------------------------
+# Registered under their type names by the list in catalog.py, not here.
 
 
-@event_type("DeadlineSet", schema=1)
 @attrs.frozen(kw_only=True)
 class DeadlineSet(Event):
     """A deadline was set, for a meeting (``meeting_id``) or on its own."""
@@ -101,7 +101,6 @@ class DeadlineSet(Event):
     description: str = ""
 
 
-@event_type("DeadlineExtended", schema=1)
 @attrs.frozen(kw_only=True)
 class DeadlineExtended(Event):
     """A deadline was moved later."""
@@ -111,7 +110,6 @@ class DeadlineExtended(Event):
     reason: str = ""
 
 
-@event_type("DeadlineCancelled", schema=1)
 @attrs.frozen(kw_only=True)
 class DeadlineCancelled(Event):
     """A deadline no longer applies."""
@@ -120,7 +118,6 @@ class DeadlineCancelled(Event):
     reason: str = ""
 
 
-@event_type("DeadlineReminderSent", schema=1)
 @attrs.frozen(kw_only=True)
 class DeadlineReminderSent(Event):
     """A reminder of the deadline went out (by e-mail, say), as the mailing tool reports."""

@@ -18,7 +18,7 @@ import pendulum
 
 from alliance_events.domain.common import Command, OfficerRole, event_ids, require, require_text
 from alliance_events.errors import UnknownReferenceError
-from alliance_events.events import Event, event_type
+from alliance_events.events import Event
 
 __all__ = [
     "AppointOfficer",
@@ -69,9 +69,9 @@ def body_stream(body: str) -> str:
 
 
 # -- events ---------------------------------------------------------------------------
+# Registered under their type names by the list in catalog.py, not here.
 
 
-@event_type("OrganisationRegistered", schema=1)
 @attrs.frozen(kw_only=True)
 class OrganisationRegistered(Event):
     """An organisation became known to the alliance."""
@@ -82,7 +82,6 @@ class OrganisationRegistered(Event):
     member: bool = True
 
 
-@event_type("FeedTokenIssued", schema=1)
 @attrs.frozen(kw_only=True)
 class FeedTokenIssued(Event):
     """An organisation got a private feed address; only the token's SHA-256 is kept."""
@@ -93,7 +92,6 @@ class FeedTokenIssued(Event):
     label: str = ""
 
 
-@event_type("FeedTokenRevoked", schema=1)
 @attrs.frozen(kw_only=True)
 class FeedTokenRevoked(Event):
     """An organisation's private feed address stopped working."""
@@ -103,7 +101,6 @@ class FeedTokenRevoked(Event):
     reason: str = ""
 
 
-@event_type("PersonRegistered", schema=1)
 @attrs.frozen(kw_only=True)
 class PersonRegistered(Event):
     """A person became known (personal data: name and e-mail)."""
@@ -114,7 +111,6 @@ class PersonRegistered(Event):
     organisation_id: uuid.UUID | None = None
 
 
-@event_type("PersonDetailsChanged", schema=1)
 @attrs.frozen(kw_only=True)
 class PersonDetailsChanged(Event):
     """A person's name, e-mail or organisation changed (``None``: unchanged)."""
@@ -125,7 +121,6 @@ class PersonDetailsChanged(Event):
     organisation_id: uuid.UUID | None = None
 
 
-@event_type("OfficerAppointed", schema=1)
 @attrs.frozen(kw_only=True)
 class OfficerAppointed(Event):
     """A person took an officer's role in a body, from a date (replacing whoever held it)."""

@@ -50,7 +50,7 @@ from alliance_events.domain.deadlines import (
 )
 from alliance_events.domain.directory import Organisation, Person
 from alliance_events.errors import UnknownReferenceError
-from alliance_events.events import Event, event_type
+from alliance_events.events import Event
 from alliance_events.timing import AllDay, Timed, When, is_named_zone
 
 __all__ = [
@@ -143,9 +143,9 @@ class Link:
 
 
 # -- events -----------------------------------------------------------------------------
+# Registered under their type names by the list in catalog.py, not here.
 
 
-@event_type("MeetingScheduled", schema=1)
 @attrs.frozen(kw_only=True)
 class MeetingScheduled(Event):
     """A meeting was put in the calendar (tentatively, or confirmed)."""
@@ -162,7 +162,6 @@ class MeetingScheduled(Event):
     description: str = ""
 
 
-@event_type("MeetingRescheduled", schema=1)
 @attrs.frozen(kw_only=True)
 class MeetingRescheduled(Event):
     """A meeting was moved to another time."""
@@ -172,7 +171,6 @@ class MeetingRescheduled(Event):
     reason: str = ""
 
 
-@event_type("MeetingDetailsChanged", schema=1)
 @attrs.frozen(kw_only=True)
 class MeetingDetailsChanged(Event):
     """Some of a meeting's details changed (``None``: unchanged; ``""``: cleared)."""
@@ -185,7 +183,6 @@ class MeetingDetailsChanged(Event):
     description: str | None = None
 
 
-@event_type("MeetingConfirmed", schema=1)
 @attrs.frozen(kw_only=True)
 class MeetingConfirmed(Event):
     """A tentative meeting was confirmed."""
@@ -193,7 +190,6 @@ class MeetingConfirmed(Event):
     meeting_id: uuid.UUID
 
 
-@event_type("MeetingCancelled", schema=1)
 @attrs.frozen(kw_only=True)
 class MeetingCancelled(Event):
     """A meeting was cancelled (it stays in the calendar, marked cancelled)."""
@@ -202,7 +198,6 @@ class MeetingCancelled(Event):
     reason: str = ""
 
 
-@event_type("MeetingReinstated", schema=1)
 @attrs.frozen(kw_only=True)
 class MeetingReinstated(Event):
     """A cancellation made by mistake was taken back."""
@@ -211,7 +206,6 @@ class MeetingReinstated(Event):
     reason: str = ""
 
 
-@event_type("LinkAttached", schema=1)
 @attrs.frozen(kw_only=True)
 class LinkAttached(Event):
     """A report, recording or document was attached to the meeting."""
@@ -220,7 +214,6 @@ class LinkAttached(Event):
     link: Link
 
 
-@event_type("AttendanceRecorded", schema=1)
 @attrs.frozen(kw_only=True)
 class AttendanceRecorded(Event):
     """Who was present (replaces any earlier record of the meeting's attendance)."""
@@ -229,7 +222,6 @@ class AttendanceRecorded(Event):
     attendees: tuple[Attendee, ...]
 
 
-@event_type("RegistrationOpened", schema=1)
 @attrs.frozen(kw_only=True)
 class RegistrationOpened(Event):
     """Registration (delegates' nominations) opened, with its rules."""
@@ -244,7 +236,6 @@ class RegistrationOpened(Event):
     funded_roles: tuple[Role, ...] = ()
 
 
-@event_type("RegistrationClosed", schema=1)
 @attrs.frozen(kw_only=True)
 class RegistrationClosed(Event):
     """Registration closed before its window ended."""
@@ -253,7 +244,6 @@ class RegistrationClosed(Event):
     reason: str = ""
 
 
-@event_type("RegistrationReopened", schema=1)
 @attrs.frozen(kw_only=True)
 class RegistrationReopened(Event):
     """A closed registration opened again, until ``closes_at``."""
@@ -262,7 +252,6 @@ class RegistrationReopened(Event):
     closes_at: pendulum.DateTime
 
 
-@event_type("RegistrationWindowChanged", schema=1)
 @attrs.frozen(kw_only=True)
 class RegistrationWindowChanged(Event):
     """The registration window moved (opening, closing or both)."""
@@ -272,7 +261,6 @@ class RegistrationWindowChanged(Event):
     closes_at: pendulum.DateTime
 
 
-@event_type("CapacityChanged", schema=1)
 @attrs.frozen(kw_only=True)
 class CapacityChanged(Event):
     """The room's capacity changed (``None``: no limit)."""
@@ -281,7 +269,6 @@ class CapacityChanged(Event):
     capacity: int | None
 
 
-@event_type("QuotaChanged", schema=1)
 @attrs.frozen(kw_only=True)
 class QuotaChanged(Event):
     """The per-delegation quotas by role changed (roles not listed: no quota)."""
@@ -290,7 +277,6 @@ class QuotaChanged(Event):
     quotas: tuple[Quota, ...]
 
 
-@event_type("DelegateNominated", schema=1)
 @attrs.frozen(kw_only=True)
 class DelegateNominated(Event):
     """An organisation nominated a delegate; over capacity, onto the waiting list."""
@@ -304,7 +290,6 @@ class DelegateNominated(Event):
     waitlisted: bool = False
 
 
-@event_type("NominationPromoted", schema=1)
 @attrs.frozen(kw_only=True)
 class NominationPromoted(Event):
     """A waiting nomination got a seat (capacity grew, or someone left)."""
@@ -313,7 +298,6 @@ class NominationPromoted(Event):
     nomination_id: uuid.UUID
 
 
-@event_type("NominationWaitlisted", schema=1)
 @attrs.frozen(kw_only=True)
 class NominationWaitlisted(Event):
     """An unconfirmed nomination lost its seat to a smaller room and waits again."""
@@ -322,7 +306,6 @@ class NominationWaitlisted(Event):
     nomination_id: uuid.UUID
 
 
-@event_type("NominationWithdrawn", schema=1)
 @attrs.frozen(kw_only=True)
 class NominationWithdrawn(Event):
     """The organisation withdrew its nomination."""
@@ -332,7 +315,6 @@ class NominationWithdrawn(Event):
     reason: str = ""
 
 
-@event_type("NominationConfirmed", schema=1)
 @attrs.frozen(kw_only=True)
 class NominationConfirmed(Event):
     """The secretariat confirmed a seated nomination, funded or not."""
@@ -342,7 +324,6 @@ class NominationConfirmed(Event):
     funded: bool = False
 
 
-@event_type("NominationDeclined", schema=1)
 @attrs.frozen(kw_only=True)
 class NominationDeclined(Event):
     """The secretariat declined a nomination."""
@@ -352,7 +333,6 @@ class NominationDeclined(Event):
     reason: str = ""
 
 
-@event_type("SpeakingRequested", schema=1)
 @attrs.frozen(kw_only=True)
 class SpeakingRequested(Event):
     """An organisation asked to speak on one day of a (multi-day) session."""

@@ -14,7 +14,7 @@ import attrs
 
 from alliance_events.domain.common import Command, event_ids, require
 from alliance_events.errors import RuleViolation
-from alliance_events.events import Event, event_type
+from alliance_events.events import Event
 
 __all__ = [
     "FEEDS_STREAM",
@@ -32,7 +32,7 @@ FEEDS_STREAM: Final = "settings-feeds"
 _MAX_URL: Final = 1_000  # characters: a host and a path prefix, never more
 
 
-@event_type("FeedAddressSet", schema=1)
+# Registered under its type name by the list in catalog.py.
 @attrs.frozen(kw_only=True)
 class FeedAddressSet(Event):
     """The feed server's public address (``https://calendar.example.org``) was set."""

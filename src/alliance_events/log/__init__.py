@@ -12,6 +12,9 @@ URL                                backend
 
 SQLite takes ``?synchronous=NORMAL`` (faster, may lose the last appends to a power cut:
 see :mod:`alliance_events.log.sqlite`) and ``?busy_timeout=SECONDS``.
+
+To follow the log from another tool, with a checkpoint stored beside it:
+:class:`Follower` (see :mod:`alliance_events.log.follow`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ from alliance_events.log.base import (
     ExpectedVersion,
     Recorded,
 )
+from alliance_events.log.follow import (
+    Checkpoints,
+    FollowableLog,
+    Follower,
+    LogWatcher,
+    Start,
+)
 from alliance_events.log.memory import MemoryLog
 from alliance_events.log.sqlite import SQLiteLog
 
@@ -42,12 +52,17 @@ __all__ = [
     "ANY",
     "MAX_STREAM_LENGTH",
     "AnyVersion",
+    "Checkpoints",
     "EventLog",
     "ExpectedVersion",
+    "FollowableLog",
+    "Follower",
+    "LogWatcher",
     "MemoryLog",
     "PostgresLog",
     "Recorded",
     "SQLiteLog",
+    "Start",
     "open_log",
 ]
 
@@ -64,7 +79,9 @@ def open_log(
         url: where the log is.
         clock: where each record's ``recorded_at`` comes from; inject one to record
             history at the dates it happened.
-        registry: the event types to encode and decode; the default registry if omitted.
+        registry: the event types to encode and decode; the default registry (the
+            library's types) if omitted. A stored type it lacks is read as an
+            :class:`~alliance_events.events.OpaqueEvent`, never refused.
 
     Returns:
         An open :class:`EventLog`.

@@ -33,7 +33,7 @@ from alliance_events.errors import (
     InvalidStreamNameError,
     UndecodableRecordError,
 )
-from alliance_events.events import Event
+from alliance_events.events import Event, OpaqueEvent
 
 __all__ = [
     "ANY",
@@ -86,12 +86,14 @@ class Recorded(NamedTuple):
         stream: the stream the event belongs to.
         version: the event's number within its stream, from 1.
         event_id: the event's id (the same as ``event.event_id``).
-        type: the event's type name.
+        type: the event's type name, as stored.
         schema: the schema the data was *stored* under (``event`` has been upcast to the
             class's current schema).
         recorded_at: when the log stored it, in UTC, from the log's clock.
         metadata: actor, correlation and causation ids and the like (a dict).
-        event: the decoded event.
+        event: the decoded event; an :class:`~alliance_events.events.OpaqueEvent`
+            (the stored type name, schema and JSON text) if the reader's registry does
+            not know the type.
 
     """
 
@@ -279,11 +281,14 @@ def prepare_batch(
             f"events must be a list of events, got {type(events).__name__}"
         )
     events = tuple(events)
+    opaque = False
     for index, event in enumerate(events):
         if not isinstance(event, Event):
             raise InvalidAppendError(
                 f"events[{index}] is a {type(event).__name__}, not an alliance_events.Event"
             )
+        if isinstance(event, OpaqueEvent):
+            opaque = True
         if type(event.event_id) is not uuid.UUID:
             raise InvalidAppendError(
                 f"events[{index}].event_id must be a uuid.UUID, got {event.event_id!r}"
@@ -294,6 +299,14 @@ def prepare_batch(
         twice = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
         raise DuplicateEventError(f"event id {twice} appears twice in one batch")
     encoded = tuple(codec.encode(event) for event in events)
+    if opaque:
+        # Stored as they are; returned as a reader will see them (decoded if the type
+        # is known here), so that append returns what read_all and a retry return.
+        events = tuple(
+            codec.decode(e.type_name, e.schema, e.data, e.event_id)
+            if isinstance(e, OpaqueEvent) else e
+            for e in events
+        )
     metadata_json = codec.encode_metadata(metadata)
     return PreparedBatch(
         stream,
@@ -403,7 +416,8 @@ class RecordDecoder:
         """Decode one stored row.
 
         Raises:
-            UndecodableRecordError: the data cannot be decoded (names the position).
+            UndecodableRecordError: the type is known but its data cannot be decoded
+                (names the position); an unknown type decodes to an opaque event.
 
         """
         try:

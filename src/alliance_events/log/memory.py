@@ -2,21 +2,31 @@
 
 It stores what the other backends store (encoded data, not live objects), so an event
 read back from memory has been through the same codec round trip as one read from
-SQLite or PostgreSQL. It is safe to share between threads.
+SQLite or PostgreSQL. It is safe to share between threads. Its consumers' checkpoints
+(:mod:`alliance_events.log.follow`) live beside its records, and a follower waiting on it
+is woken at once by an append.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
 
 from alliance_events.clock import Clock, system_clock
 from alliance_events.codec import Codec
-from alliance_events.errors import ConcurrencyError, LogClosedError
+from alliance_events.errors import (
+    ConcurrencyError,
+    ConsumerBusyError,
+    ConsumerSupersededError,
+    LogClosedError,
+)
 from alliance_events.events import Event
 from alliance_events.log.base import (
     ANY,
@@ -30,6 +40,7 @@ from alliance_events.log.base import (
     recorded_time,
     to_micros,
 )
+from alliance_events.log.follow import Claim
 
 __all__ = ["MemoryLog"]
 
@@ -59,6 +70,11 @@ class MemoryLog:
         self._ids: dict[uuid.UUID, int] = {}
         self._lock = threading.RLock()
         self._closed = False
+        # Followers: checkpoints by consumer name ((position or None, generation)), the
+        # names claimed by a follower, and a condition notified by every append.
+        self._checkpoints: dict[str, tuple[int | None, int]] = {}
+        self._claimed: set[str] = set()
+        self._changed = threading.Condition(self._lock)
 
     @property
     def codec(self) -> Codec:
@@ -108,6 +124,7 @@ class MemoryLog:
             self._rows.extend(rows)
             self._streams.setdefault(stream, []).extend(row.position for row in rows)
             self._ids.update((row.event_id, row.position) for row in rows)
+            self._changed.notify_all()
             return [
                 Recorded(
                     position=row.position,
@@ -162,9 +179,19 @@ class MemoryLog:
             self._check_open()
             return len(self._streams.get(stream, ()))
 
+    def consumer_store(self, *, poll_interval: float, fallback_interval: float) -> _Consumers:
+        """Return a store of checkpoints and wake-ups (see :mod:`alliance_events.log.follow`).
+
+        The intervals are not used: an append wakes a waiting follower at once.
+        """
+        del poll_interval, fallback_interval
+        return _Consumers(self)
+
     def close(self) -> None:
         """Forget nothing (the data stays for a reopened handle) but refuse further use."""
-        self._closed = True
+        with self._lock:
+            self._closed = True
+            self._changed.notify_all()
 
     def __enter__(self) -> MemoryLog:
         return self
@@ -181,3 +208,109 @@ class MemoryLog:
             row.position, row.stream, row.version, row.event_id, row.type, row.schema,
             row.data, row.metadata, row.recorded_at,
         )
+
+
+class _Consumers:
+    """The memory log's consumer store: its checkpoints live in the log object."""
+
+    def __init__(self, log: MemoryLog) -> None:
+        self._log = log
+        self._claims: list[str] = []
+        self._interrupted = False
+        self._closed = False
+
+    def get(self, name: str) -> int | None:
+        with self._log._lock:
+            return self._log._checkpoints.get(name, (None, 0))[0]
+
+    def items(self) -> dict[str, int]:
+        with self._log._lock:
+            return {
+                name: position
+                for name, (position, _) in sorted(self._log._checkpoints.items())
+                if position is not None
+            }
+
+    def put(self, name: str, position: int) -> None:
+        with self._log._lock:
+            generation = self._log._checkpoints.get(name, (None, 0))[1]
+            self._log._checkpoints[name] = (position, generation + 1)
+
+    def delete(self, name: str) -> bool:
+        with self._log._lock:
+            entry = self._log._checkpoints.get(name)
+            if entry is None or entry[0] is None:
+                return False
+            self._log._checkpoints[name] = (None, entry[1] + 1)
+            return True
+
+    def claim(self, name: str, start: int | None, lock_timeout: float | None) -> Claim:
+        log = self._log
+        deadline = math.inf if lock_timeout is None else time.monotonic() + lock_timeout
+        with log._lock:
+            while name in log._claimed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ConsumerBusyError(name, lock_timeout or 0.0)
+                log._changed.wait(None if remaining == math.inf else remaining)
+                log._check_open()
+            stored, generation = log._checkpoints.get(name, (None, 0))
+            if stored is None:
+                stored = len(log._rows) if start is None else start
+                claim = Claim(name, stored, generation + 1, resumed=False)
+            else:
+                claim = Claim(name, stored, generation + 1, resumed=True)
+            log._checkpoints[name] = (claim.position, claim.generation)
+            log._claimed.add(name)
+            self._claims.append(name)
+            return claim
+
+    def move(self, claim: Claim, position: int) -> None:
+        with self._log._lock:
+            self._fence(claim)
+            self._log._checkpoints[claim.name] = (position, claim.generation)
+
+    @contextmanager
+    def transaction(self, claim: Claim, position: int) -> Iterator[None]:
+        with self._log._lock:
+            self._fence(claim)
+        yield None
+        self.move(claim, position)
+
+    def _fence(self, claim: Claim) -> None:
+        self._log._check_open()
+        entry = self._log._checkpoints.get(claim.name)
+        if entry is None or entry[1] != claim.generation:
+            raise ConsumerSupersededError(claim.name)
+
+    def listen(self) -> None:
+        """Nothing to do: appends notify the log's condition."""
+
+    def wait(self, after: int, timeout: float) -> bool:
+        log = self._log
+        deadline = time.monotonic() + timeout
+        with log._lock:
+            while True:
+                log._check_open()
+                if len(log._rows) > after:
+                    return True
+                if self._interrupted or self._closed:
+                    self._interrupted = False
+                    return False
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                log._changed.wait(None if remaining == math.inf else remaining)
+
+    def interrupt(self) -> None:
+        with self._log._lock:
+            self._interrupted = True
+            self._log._changed.notify_all()
+
+    def close(self) -> None:
+        with self._log._lock:
+            self._closed = True
+            for name in self._claims:
+                self._log._claimed.discard(name)
+            self._claims.clear()
+            self._log._changed.notify_all()

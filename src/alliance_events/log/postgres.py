@@ -47,6 +47,15 @@ transaction takes a database-wide lock held through the commit's disk flush, whi
 serialise all writers again. A follower must therefore also poll now and then (a client
 that dies between its commit and its ``NOTIFY`` wakes nobody).
 
+Consumers' checkpoints (:mod:`alliance_events.log.follow`) live in the table
+``checkpoints`` of the same schema. A follower has a connection of its own: it holds its
+consumer name with a session-level advisory lock (released by the server when the
+follower's process or connection dies), listens on the channel, and runs the consumer's
+own writes in the transaction that moves its checkpoint.
+
+Schema versions (the ``meta`` table): 5 is the events, streams and positions; 6 adds
+``checkpoints``. Opening an older schema brings it up to date.
+
 URL options (removed before connecting): ``schema`` (default ``alliance_events``),
 ``notify`` (``on`` or ``off``, default ``on``).
 """
@@ -54,8 +63,13 @@ URL options (removed before connecting): ``schema`` (default ``alliance_events``
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import math
 import re
+import selectors
+import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -67,6 +81,8 @@ from alliance_events.clock import Clock, system_clock
 from alliance_events.codec import Codec
 from alliance_events.errors import (
     ConcurrencyError,
+    ConsumerBusyError,
+    ConsumerSupersededError,
     LogClosedError,
     LogError,
     UnsupportedURLError,
@@ -85,12 +101,13 @@ from alliance_events.log.base import (
     prepare_batch,
     recorded_time,
 )
+from alliance_events.log.follow import Claim
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresLog"]
 
 DEFAULT_SCHEMA: Final = "alliance_events"
 _IDENTIFIER: Final = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
-_SCHEMA_VERSION: Final = 5
+_SCHEMA_VERSION: Final = 6
 
 _DDL: Final = """
 CREATE SCHEMA IF NOT EXISTS {schema};
@@ -136,6 +153,12 @@ CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON {schema}.events
 
 DROP FUNCTION IF EXISTS {schema}.append_events(
     text, bigint, uuid[], text[], integer[], text[], text, timestamptz);
+
+CREATE TABLE IF NOT EXISTS {schema}.checkpoints (
+    name       text   PRIMARY KEY,
+    position   bigint CHECK (position >= 0), -- NULL: deleted (the generation stays)
+    generation bigint NOT NULL
+);
 """
 
 _COLUMNS: Final = (
@@ -236,6 +259,7 @@ class PostgresLog:
         self._clock = clock
         self._page_size = page_size
         conninfo, self.schema, self.notify = _split_url(url)
+        self._conninfo = conninfo
         self._schema = sql.Identifier(self.schema)
         self.channel = f"{self.schema}_events"
         self._lock = threading.RLock()
@@ -532,6 +556,16 @@ class PostgresLog:
 
     # -- lifecycle ----------------------------------------------------------------------
 
+    def consumer_store(self, *, poll_interval: float, fallback_interval: float) -> _Consumers:
+        """Return a store of checkpoints and wake-ups (see :mod:`alliance_events.log.follow`).
+
+        It opens a connection of its own. Waiting listens on :attr:`channel` and looks
+        every ``fallback_interval`` seconds anyway; with ``?notify=off``, it looks every
+        ``poll_interval`` seconds.
+        """
+        self._connection()
+        return _Consumers(self, poll_interval, fallback_interval)
+
     def close(self) -> None:
         """Close the connection; further use raises LogClosedError."""
         with self._lock:
@@ -553,3 +587,226 @@ class PostgresLog:
             raise LogClosedError("the PostgreSQL log is closed")
         return self._db
 
+
+
+def _lock_key(schema: str, name: str) -> int:
+    """Return the advisory lock's key of a consumer name (64 bits of a hash: no collisions)."""
+    digest = hashlib.blake2b(
+        f"alliance_events:follower:{schema}:{name}".encode(), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class _Consumers:
+    """The PostgreSQL log's consumer store: a connection that locks, listens and writes."""
+
+    def __init__(self, log: PostgresLog, poll_interval: float, fallback_interval: float) -> None:
+        self._log = log
+        self._poll_interval = poll_interval
+        self._fallback_interval = fallback_interval
+        schema = sql.Identifier(log.schema)
+        self._sql_get = sql.SQL("SELECT position FROM {}.checkpoints WHERE name = %s").format(
+            schema
+        )
+        self._sql_items = sql.SQL(
+            "SELECT name, position FROM {}.checkpoints WHERE position IS NOT NULL ORDER BY name"
+        ).format(schema)
+        self._sql_put = sql.SQL(
+            "INSERT INTO {0}.checkpoints AS c (name, position, generation) VALUES (%s, %s, 1) "
+            "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+            "generation = c.generation + 1"
+        ).format(schema)
+        self._sql_delete = sql.SQL(
+            "UPDATE {}.checkpoints SET position = NULL, generation = generation + 1 "
+            "WHERE name = %s AND position IS NOT NULL"
+        ).format(schema)
+        self._sql_create = sql.SQL(
+            "INSERT INTO {}.checkpoints (name, position, generation) VALUES (%s, NULL, 0) "
+            "ON CONFLICT (name) DO NOTHING"
+        ).format(schema)
+        self._sql_lock_row = sql.SQL(
+            "SELECT position, generation FROM {}.checkpoints WHERE name = %s FOR UPDATE"
+        ).format(schema)
+        self._sql_claim = sql.SQL(
+            "UPDATE {}.checkpoints SET position = %s, generation = %s WHERE name = %s"
+        ).format(schema)
+        self._sql_fence = sql.SQL(
+            "UPDATE {}.checkpoints SET position = %s WHERE name = %s AND generation = %s"
+        ).format(schema)
+        self._sql_listen = sql.SQL("LISTEN {}").format(sql.Identifier(log.channel))
+        self._lock = threading.RLock()  # the connection
+        self._waiting = threading.Lock()  # held by a wait; close() takes it after interrupting
+        self._listening = False
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.settimeout(0.0)  # non-blocking
+        self._wake_write.settimeout(0.0)
+        try:
+            self._db: psycopg.Connection[Any] | None = psycopg.connect(
+                log._conninfo, autocommit=True
+            )
+        except psycopg.Error as error:
+            self._wake_read.close()
+            self._wake_write.close()
+            raise LogError(f"cannot connect to PostgreSQL to follow the log: {error}") from error
+        # Selectors, not select(): a busy server's sockets may be numbered above 1024.
+        self._both = selectors.DefaultSelector()
+        self._both.register(self._db.fileno(), selectors.EVENT_READ, "database")
+        self._both.register(self._wake_read, selectors.EVENT_READ, "interrupt")
+        self._interrupts = selectors.DefaultSelector()
+        self._interrupts.register(self._wake_read, selectors.EVENT_READ, "interrupt")
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._db is None:
+            raise LogClosedError("the follower's connection to PostgreSQL is closed")
+        return self._db
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as error:
+            raise LogError(f"PostgreSQL refused to {what}: {error}") from error
+
+    def get(self, name: str) -> int | None:
+        with self._lock, self._errors("read a checkpoint"):
+            row = self._connection().execute(self._sql_get, (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def items(self) -> dict[str, int]:
+        with self._lock, self._errors("read the checkpoints"):
+            rows = self._connection().execute(self._sql_items).fetchall()
+        return dict(rows)
+
+    def put(self, name: str, position: int) -> None:
+        with self._lock, self._errors("store a checkpoint"):
+            self._connection().execute(self._sql_put, (name, position))
+
+    def delete(self, name: str) -> bool:
+        with self._lock, self._errors("delete a checkpoint"):
+            return self._connection().execute(self._sql_delete, (name,)).rowcount > 0
+
+    def claim(self, name: str, start: int | None, lock_timeout: float | None) -> Claim:
+        key = _lock_key(self._log.schema, name)
+        deadline = math.inf if lock_timeout is None else time.monotonic() + lock_timeout
+        pause = 0.02  # then longer: a standby waiting for ever asks twice a second
+        with self._lock:
+            db = self._connection()
+            while True:
+                with self._errors("take a follower's lock"):
+                    row = db.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+                if row is not None and row[0]:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ConsumerBusyError(name, lock_timeout or 0.0)
+                time.sleep(min(pause, remaining))
+                pause = min(pause * 2, 0.5)
+            try:
+                with self._errors("claim a checkpoint"), db.transaction():
+                    db.execute(self._sql_create, (name,))
+                    stored, generation = db.execute(self._sql_lock_row, (name,)).fetchone()  # type: ignore[misc]
+                    if stored is None:
+                        position = self._log.head() if start is None else start
+                        claim = Claim(name, position, generation + 1, resumed=False)
+                    else:
+                        claim = Claim(name, stored, generation + 1, resumed=True)
+                    db.execute(self._sql_claim, (claim.position, claim.generation, name))
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    db.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                raise
+            return claim
+
+    def move(self, claim: Claim, position: int) -> None:
+        with self._lock:
+            db = self._connection()
+            with self._errors("move a checkpoint"):
+                moved = db.execute(
+                    self._sql_fence, (position, claim.name, claim.generation)
+                ).rowcount
+            if not moved:
+                raise ConsumerSupersededError(claim.name)
+
+    @contextlib.contextmanager
+    def transaction(self, claim: Claim, position: int) -> Iterator[psycopg.Connection[Any]]:
+        with self._lock:
+            db = self._connection()
+            with db.transaction():
+                with self._errors("move a checkpoint"):
+                    moved = db.execute(
+                        self._sql_fence, (position, claim.name, claim.generation)
+                    ).rowcount
+                if not moved:
+                    raise ConsumerSupersededError(claim.name)
+                yield db
+
+    def listen(self) -> None:
+        if not self._log.notify:
+            return
+        with self._lock, self._errors("listen"):
+            self._connection().execute(self._sql_listen)
+            self._listening = True
+
+    def wait(self, after: int, timeout: float) -> bool:
+        # A notification is a hint to look at the (settled) head, not an answer: it may be
+        # for a record read already, or for one above a position still being committed.
+        with self._waiting:
+            if not self._listening:
+                return self._poll(after, timeout)
+            deadline = time.monotonic() + timeout
+            self._drain()  # notifications of earlier appends: the head covers them
+            if self._log.head() > after:
+                return True
+            look = time.monotonic() + self._fallback_interval
+            while True:
+                now = time.monotonic()
+                if now >= deadline:
+                    return False
+                self._connection()
+                ready = {key.data for key, _ in self._both.select(min(deadline, look) - now)}
+                if "interrupt" in ready:
+                    self._clear_interrupt()
+                    return False
+                notified = "database" in ready and self._drain()
+                if notified or time.monotonic() >= look:
+                    if self._log.head() > after:
+                        return True
+                    look = time.monotonic() + self._fallback_interval
+
+    def _drain(self) -> bool:
+        """Read the notifications received (some may wait since a query); return if any."""
+        with self._lock, self._errors("receive notifications"):
+            return sum(1 for _ in self._connection().notifies(timeout=0)) > 0
+
+    def _poll(self, after: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._log.head() > after:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self._interrupts.select(min(self._poll_interval, remaining)):
+                self._clear_interrupt()
+                return False
+
+    def _clear_interrupt(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            while self._wake_read.recv(4096):
+                pass
+
+    def interrupt(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):  # full, or closed: woken already
+            self._wake_write.send(b"!")
+
+    def close(self) -> None:
+        self.interrupt()
+        with self._waiting, self._lock:
+            if self._db is not None:
+                # Closing the session releases its advisory locks (and its LISTEN).
+                self._db.close()
+                self._db = None
+                self._both.close()
+                self._interrupts.close()
+                self._wake_read.close()
+                self._wake_write.close()

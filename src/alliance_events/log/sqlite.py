@@ -11,21 +11,42 @@
   gapless, and a reader can never see position *P + 1* before *P*.
 * Triggers refuse ``UPDATE`` and ``DELETE`` on the events table: the log is append-only
   even for someone holding the file and a SQL shell.
+* Consumers' checkpoints (:mod:`alliance_events.log.follow`) live in the table
+  ``checkpoints`` of the same file; a follower looks for new records every
+  ``poll_interval`` seconds, and holds its consumer name with an ``flock`` on the file
+  ``<database>-follower-<hash>.lock`` beside the database (released by the kernel when
+  the process dies).
+* The schema's version is SQLite's ``user_version``: 1 was the events table alone
+  (databases from before the version was recorded read 0), 2 adds ``checkpoints``. Opening
+  an older database brings it up to date; opening a current one writes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import math
+import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: generations alone fence followers
+    fcntl = None  # type: ignore[assignment]
+
 from alliance_events.clock import Clock, system_clock
 from alliance_events.codec import Codec, uuid_from_int
 from alliance_events.errors import (
     ConcurrencyError,
+    ConsumerBusyError,
+    ConsumerSupersededError,
+    FollowerError,
     InvalidAppendError,
     LogClosedError,
     LogError,
@@ -45,6 +66,7 @@ from alliance_events.log.base import (
     recorded_time,
     to_micros,
 )
+from alliance_events.log.follow import Claim
 
 __all__ = ["SQLiteLog", "Synchronous"]
 
@@ -68,7 +90,13 @@ CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'the event log is append-only: UPDATE refused'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the event log is append-only: DELETE refused'); END;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    name       TEXT    PRIMARY KEY,
+    position   INTEGER CHECK (position >= 0), -- NULL: deleted (the generation stays)
+    generation INTEGER NOT NULL
+);
 """
+_SCHEMA_VERSION: Final = 2  # PRAGMA user_version; see the module's notes
 
 _COLUMNS: Final = "position, stream, version, event_id, type, schema, data, metadata, recorded_at"
 _INSERT: Final = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -113,6 +141,7 @@ class SQLiteLog:
         self._page_size = page_size
         self.path = str(path)
         self.synchronous: Synchronous = synchronous
+        self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
         try:
             self._db: sqlite3.Connection | None = sqlite3.connect(
@@ -124,7 +153,11 @@ class SQLiteLog:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute(f"PRAGMA synchronous = {synchronous}")
         try:
-            self._db.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}\nCOMMIT;")
+            if self._db.execute("PRAGMA user_version").fetchone()[0] < _SCHEMA_VERSION:
+                self._db.executescript(
+                    f"BEGIN IMMEDIATE;\n{_SCHEMA}\nPRAGMA user_version = {_SCHEMA_VERSION};\n"
+                    "COMMIT;"
+                )
         except sqlite3.Error as error:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
@@ -264,6 +297,16 @@ class SQLiteLog:
             value: int | None = self._connection().execute(_STREAM_VERSION, (stream,)).fetchone()[0]
         return value or 0
 
+    def consumer_store(self, *, poll_interval: float, fallback_interval: float) -> _Consumers:
+        """Return a store of checkpoints and wake-ups (see :mod:`alliance_events.log.follow`).
+
+        It opens a connection of its own to the file; ``fallback_interval`` is not used
+        (nothing wakes a SQLite follower: it looks every ``poll_interval`` seconds).
+        """
+        del fallback_interval
+        self._connection()
+        return _Consumers(self, poll_interval)
+
     def close(self) -> None:
         """Close the connection; further use raises LogClosedError."""
         with self._lock:
@@ -291,3 +334,196 @@ class SQLiteLog:
             position, stream, version, uuid_from_int(int.from_bytes(raw_id)), type_name,
             schema, data, metadata, micros,
         )
+
+
+class _Consumers:
+    """The SQLite log's consumer store: the ``checkpoints`` table, lock files, polling."""
+
+    def __init__(self, log: SQLiteLog, poll_interval: float) -> None:
+        if log.path == ":memory:" or not log.path:
+            raise FollowerError(
+                "a follower needs a SQLite file that another connection can open, not an "
+                "in-memory database: use memory: or a file"
+            )
+        self._path = log.path
+        self._poll_interval = poll_interval
+        self._lock = threading.RLock()
+        self._interrupted = threading.Event()
+        self._lock_files: list[int] = []
+        try:
+            self._db: sqlite3.Connection | None = sqlite3.connect(
+                log.path, isolation_level=None, timeout=log.busy_timeout,
+                check_same_thread=False,
+            )
+            self._db.execute(f"PRAGMA busy_timeout = {int(log.busy_timeout * 1000)}")
+            self._db.execute(f"PRAGMA synchronous = {log.synchronous}")
+        except sqlite3.Error as error:
+            raise LogError(f"cannot open SQLite log {log.path!r} to follow it: {error}") from error
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise LogClosedError(f"the follower's connection to {self._path!r} is closed")
+        return self._db
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """Run the block in a ``BEGIN IMMEDIATE`` transaction, committed unless it raises."""
+        with self._lock:
+            db = self._connection()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise LogError(f"cannot write to {self._path!r}: {error}") from error
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            if not db.in_transaction:
+                raise FollowerError(
+                    "the follower's transaction was committed or rolled back inside its "
+                    "block: leave that to the follower"
+                )
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error as error:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise LogError(f"cannot commit to {self._path!r}: {error}") from error
+
+    def get(self, name: str) -> int | None:
+        with self._lock:
+            row = self._connection().execute(
+                "SELECT position FROM checkpoints WHERE name = ?", (name,)
+            ).fetchone()
+        return None if row is None else row[0]
+
+    def items(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._connection().execute(
+                "SELECT name, position FROM checkpoints WHERE position IS NOT NULL "
+                "ORDER BY name"
+            ).fetchall()
+        return dict(rows)
+
+    def put(self, name: str, position: int) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO checkpoints (name, position, generation) VALUES (?, ?, 1) "
+                "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+                "generation = generation + 1",
+                (name, position),
+            )
+
+    def delete(self, name: str) -> bool:
+        with self._write() as db:
+            return db.execute(
+                "UPDATE checkpoints SET position = NULL, generation = generation + 1 "
+                "WHERE name = ? AND position IS NOT NULL",
+                (name,),
+            ).rowcount > 0
+
+    def claim(self, name: str, start: int | None, lock_timeout: float | None) -> Claim:
+        handle = self._lock_name(name, lock_timeout)
+        try:
+            with self._write() as db:
+                db.execute(
+                    "INSERT INTO checkpoints (name, position, generation) VALUES (?, NULL, 0) "
+                    "ON CONFLICT (name) DO NOTHING",
+                    (name,),
+                )
+                stored, generation = db.execute(
+                    "SELECT position, generation FROM checkpoints WHERE name = ?", (name,)
+                ).fetchone()
+                if stored is None:
+                    # Under the write lock no append can come between the head and its use.
+                    head = db.execute("SELECT max(position) FROM events").fetchone()[0] or 0
+                    position = head if start is None else start
+                    claim = Claim(name, position, generation + 1, resumed=False)
+                else:
+                    claim = Claim(name, stored, generation + 1, resumed=True)
+                db.execute(
+                    "UPDATE checkpoints SET position = ?, generation = ? WHERE name = ?",
+                    (claim.position, claim.generation, name),
+                )
+        except BaseException:
+            if handle is not None:
+                os.close(handle)
+            raise
+        if handle is not None:
+            self._lock_files.append(handle)
+        return claim
+
+    def _lock_name(self, name: str, lock_timeout: float | None) -> int | None:
+        """Hold the name's lock file (``flock``: the kernel releases it if we die)."""
+        if fcntl is None:  # pragma: no cover - Windows
+            return None
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        path = f"{self._path}-follower-{digest}.lock"
+        try:
+            handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as error:
+            raise LogError(f"cannot open the follower's lock file {path!r}: {error}") from error
+        deadline = math.inf if lock_timeout is None else time.monotonic() + lock_timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    os.close(handle)
+                    raise ConsumerBusyError(name, lock_timeout or 0.0) from None
+                if self._interrupted.wait(min(0.05, remaining)):
+                    self._interrupted.clear()
+            else:
+                return handle
+
+    def move(self, claim: Claim, position: int) -> None:
+        with self._write() as db:
+            self._fence(db, claim, position)
+
+    @contextlib.contextmanager
+    def transaction(self, claim: Claim, position: int) -> Iterator[sqlite3.Connection]:
+        with self._write() as db:
+            self._fence(db, claim, position)
+            yield db
+
+    @staticmethod
+    def _fence(db: sqlite3.Connection, claim: Claim, position: int) -> None:
+        moved = db.execute(
+            "UPDATE checkpoints SET position = ? WHERE name = ? AND generation = ?",
+            (position, claim.name, claim.generation),
+        ).rowcount
+        if not moved:
+            raise ConsumerSupersededError(claim.name)
+
+    def listen(self) -> None:
+        """Nothing to listen to: a SQLite follower polls."""
+
+    def wait(self, after: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                head = self._connection().execute(_HEAD).fetchone()[0] or 0
+            if head > after:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self._interrupted.wait(min(self._poll_interval, remaining)):
+                self._interrupted.clear()
+                return False
+
+    def interrupt(self) -> None:
+        self._interrupted.set()
+
+    def close(self) -> None:
+        self._interrupted.set()
+        with self._lock:
+            for handle in self._lock_files:
+                os.close(handle)
+            self._lock_files.clear()
+            if self._db is not None:
+                self._db.close()
+                self._db = None

@@ -6,6 +6,11 @@ cancellation). Each aggregate's state is the immutable value that the domain's o
 ``evolve`` returns, the same function the application decides with; only the dicts that
 hold them are updated in place, so applying an event costs the same on a log of ten
 events as on a log of ten million.
+
+Only the library's own events change it (:data:`~alliance_events.domain.catalog.EVENT_CLASSES`):
+another tool's event, decoded by its installed class or opaque because its tool is not
+installed here, moves the state's position and nothing else, even in a meeting's stream.
+So the calendars and their feeds are the same whether or not other tools are installed.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import attrs
 import pendulum
 
 from alliance_events.domain import directory, settings
+from alliance_events.domain.catalog import EVENT_CLASSES
 from alliance_events.domain.common import MeetingStatus
 from alliance_events.domain.deadlines import (
     Deadline,
@@ -194,10 +200,16 @@ class AllianceProjection:
                 self._streams[stream] = parsed
         return parsed
 
-    def apply(self, state: AllianceState, record: Recorded) -> AllianceState:
+    def apply(  # noqa: PLR0912 - one branch per kind of stream, inline on the hot path
+        self, state: AllianceState, record: Recorded
+    ) -> AllianceState:
         """Apply one record to the state (in place) and return it."""
-        kind, key = self._stream(record.stream)
         event = record.event
+        if type(event) not in EVENT_CLASSES:  # another tool's event (or an opaque one)
+            state.position = record.position
+            state.recorded_at = record.recorded_at
+            return state
+        kind, key = self._stream(record.stream)
         if kind == "meeting":
             assert isinstance(key, uuid.UUID)  # noqa: S101 - parsed above
             before = state.meetings.get(key, _EMPTY_MEETING)

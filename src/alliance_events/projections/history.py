@@ -13,7 +13,7 @@ from alliance_events.domain import directory as dr
 from alliance_events.domain import meetings as mt
 from alliance_events.domain import settings as st
 from alliance_events.domain.deadlines import DueAt, DueBy
-from alliance_events.events import Event
+from alliance_events.events import Event, OpaqueEvent
 from alliance_events.log.base import Recorded
 from alliance_events.projections.alliance import AllianceState
 from alliance_events.timing import describe_moment, describe_when
@@ -160,10 +160,17 @@ def _deadline_title(state: AllianceState, event: Any) -> str:
 
 
 def describe(event: Event, state: AllianceState) -> str:
-    """Say what ``event`` means, naming people and organisations from ``state``."""
+    """Say what ``event`` means, naming people and organisations from ``state``.
+
+    Another tool's event (opaque or not) is named by its type name.
+    """
     describer = _TEXTS.get(type(event))
     if describer is None:
-        return type(event).__name__
+        if isinstance(event, OpaqueEvent):
+            name = event.type_name
+        else:
+            name = type(event).__dict__.get("__event_type__", type(event).__name__)
+        return f"an event of another tool: {name}"
     return describer(event, state)
 
 

@@ -4,16 +4,24 @@ A projection is an initial state and a function applying one record to it. The r
 remembers the last position applied (its checkpoint), so a catch-up reads only the new
 records: its cost is proportional to what is new, not to the log's length. "What did we
 know on 1 April?" is the same fold on a fresh state, stopped at a position or a time.
+
+A record of a type the log's registry does not know (another tool's, from a tool not
+installed here) carries an :class:`~alliance_events.events.OpaqueEvent`. The runner
+applies it like any record (a projection matches on ``record.type`` and leaves alone what
+it does not know) and counts it by type name in :attr:`ProjectionRunner.unknown_types`,
+so that a program can say what it could not read.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
+from alliance_events.events import OpaqueEvent
 from alliance_events.log.base import EventLog, Recorded
 
 __all__ = ["Projection", "ProjectionRunner", "fold", "without_cyclic_gc"]
@@ -121,6 +129,15 @@ class ProjectionRunner(Generic[S]):
         self.snapshot_every = snapshot_every
         self._snapshots: list[_Snapshot[S]] = []
         self._last_snapshot = 0
+        self._unknown: dict[str, int] = {}
+
+    @property
+    def unknown_types(self) -> Mapping[str, int]:
+        """How many records of types the log's registry does not know were applied, by type.
+
+        Counted as catch-ups read them (a read-only view, up to date as it is read).
+        """
+        return MappingProxyType(self._unknown)
 
     def catch_up(self, *, progress: Callable[[int], None] | None = None) -> int:
         """Apply every record after the checkpoint; return how many were applied."""
@@ -129,9 +146,12 @@ class ProjectionRunner(Generic[S]):
         count = 0
         checkpoint = self.checkpoint
         every = self.snapshot_every or 0
+        unknown = self._unknown
         try:
             with without_cyclic_gc():
                 for record in self.log.read_all(after=checkpoint):
+                    if type(record.event) is OpaqueEvent:
+                        unknown[record.type] = unknown.get(record.type, 0) + 1
                     state = apply(state, record)
                     checkpoint = record.position
                     count += 1

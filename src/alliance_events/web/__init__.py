@@ -6,9 +6,11 @@
 * ``GET/HEAD /o/<token>/calendar.ics``: one organisation's feed, opened by a feed token
   (:meth:`Alliance.issue_feed_token`); a wrong, revoked or missing token gets the same
   plain ``404 Not Found`` as any unknown path;
-* ``GET /healthz``: JSON with the status, the log position the feeds reflect, and the
-  number of feeds cached;
-* ``GET /``: the public subscribe page: the feed offered three ways (CALENDAR.md rule
+* ``GET /healthz``: JSON with the status, the log position the feeds reflect, the
+  number of feeds cached, the records of types this server does not know (another tool's,
+  not installed here: counted by type name, skipped, and no reason for a failing status),
+  and the installed tools whose event types were loaded or refused;
+* ``GET /``: the public subscribe page: the feed offered three ways (calendar rule
   18) and the meetings to come; ``GET /o/<token>/``: an organisation's, with its private
   feed and its delegation (the same 404 as the feed for a token that opens nothing).
 
@@ -16,22 +18,24 @@ Every link is built from the feed address recorded in the log
 (:meth:`Alliance.set_feed_address`, ``alliance-events settings feed-address``): the
 address ``token issue`` prints is the address these pages offer.
 
-HTTP as CALENDAR.md rule 17 asks: a strong ``ETag`` (the SHA-256 of the exact bytes
+HTTP as calendar rule 17 asks: a strong ``ETag`` (the SHA-256 of the exact bytes
 sent), ``Last-Modified`` that never moves backwards for a feed, ``If-None-Match`` with
 the weak comparison and precedence over ``If-Modified-Since``, which is compared (a 304
 only when the feed is not newer), 304s repeating ``ETag``, ``Last-Modified`` and
 ``Cache-Control``, and ``HEAD``.
 
-How the work is split, so that a conditional GET costs almost nothing (CALENDAR.md §5):
+How the work is split, so that a conditional GET costs almost nothing:
 
 * Everything that touches the :class:`~alliance_events.app.Alliance` (its log, its state,
   the renderer reading that state) runs in a worker thread under one lock: the Alliance is
   not async and its projection is not safe to catch up from two threads at once.
 * A background task (started with the application's lifespan) catches up with the log
-  every ``poll_interval`` seconds and re-renders the cached feeds when the position moved
-  (the renderer is incremental), or at least every ``rerender_every`` seconds (items that
-  leave the window). Each rendered body is hashed and gzipped once, and its response
-  headers are built then.
+  as soon as it moves and re-renders the cached feeds (the renderer is incremental), or
+  at least every ``rerender_every`` seconds (items that leave the window). It waits for
+  the log as every follower does (:class:`~alliance_events.log.LogWatcher`): woken by
+  ``LISTEN``/``NOTIFY`` on PostgreSQL, looking every ``poll_interval`` seconds on SQLite,
+  at once on the memory log. Each rendered body is hashed and gzipped once, and its
+  response headers are built then.
 * A request then does dictionary look-ups and sends prepared headers: no rendering, no
   database access, no compression. Organisation feeds are rendered on first request and
   cached by organisation (not by token); a token is looked up once (its SHA-256 is the
@@ -72,6 +76,7 @@ from starlette.types import Receive, Scope, Send
 from alliance_events.app import Alliance
 from alliance_events.clock import Clock
 from alliance_events.ical import Audience, Feed, FeedRenderer, subscribe_links
+from alliance_events.log import LogWatcher
 from alliance_events.web._pages import STYLE_HASH, Delegate, listed, page
 
 __all__ = ["FeedServer", "create_app", "subscribe_links"]
@@ -91,6 +96,8 @@ _PAGE_HEADERS: Final = {
     "x-content-type-options": "nosniff",
 }
 _MAX_BACKOFF: Final = 30.0
+_LOOK_EVERY: Final = 5.0  # seconds the follower waits for the log at most, then refreshes
+_MIN_POLL: Final = 0.01
 _CALENDAR_TYPE: Final = b"text/calendar; charset=utf-8"
 _NOT_FOUND_BODY: Final = b"Not Found"
 # Exactly what Starlette answers for a path it does not know: a bad token looks the same.
@@ -234,6 +241,9 @@ class FeedServer:
         self.max_age = int(renderer.refresh.total_seconds())
         self.position = -1  # the log position the cached feeds were last brought to
         self.healthy = True
+        # Records of unknown types skipped so far, by type name (a copy taken under the
+        # lock, for /healthz); those known at start were reported by whoever caught up.
+        self.unknown_types: dict[str, int] = dict(alliance.unknown_types)
         self._lock = threading.Lock()
         self._feeds: dict[str, _Cached] = {}
         self._audiences: dict[str, Audience] = {}
@@ -242,6 +252,7 @@ class FeedServer:
         self._public_key = Audience.public().key
         self._gzip_answers: dict[bytes, bool] = {}
         self._pages: dict[tuple[str, int, _dt.date, str], bytes] = {}
+        self._watcher: LogWatcher | None = None
 
     # -- following the log (worker threads, under the lock) ------------------------------
 
@@ -254,6 +265,7 @@ class FeedServer:
         """
         with self._lock:
             state = self.alliance.state  # catches up with the log
+            self._count_unknown_types()
             moved = state.position != self.position
             due = force or time.monotonic() - self._rendered_at >= self.rerender_every
             if not (moved or due):
@@ -267,6 +279,16 @@ class FeedServer:
             self.position = state.position
             self._rendered_at = time.monotonic()
             return moved
+
+    def _count_unknown_types(self) -> None:
+        counts = dict(self.alliance.unknown_types)
+        new = sorted(set(counts) - set(self.unknown_types))
+        if new:
+            logger.warning(
+                "skipping records of types this server does not know (%s); install the "
+                "tool that defines them", ", ".join(new),
+            )
+        self.unknown_types = counts
 
     def _render_first(self, audience: Audience) -> _Cached:
         with self._lock:
@@ -310,15 +332,20 @@ class FeedServer:
             return organisation
 
     async def follow(self) -> None:
-        """Refresh every ``poll_interval`` seconds for ever; log and retry on errors."""
+        """Refresh whenever the log moves, for ever; log and retry on errors.
+
+        Between two refreshes it waits for the log (see the module's notes), five
+        seconds at most; after an error it backs off from ``poll_interval`` seconds.
+        """
         failures = 0
         while True:
-            delay = self.poll_interval
+            woken = False
             if failures:
-                delay = min(_MAX_BACKOFF, self.poll_interval * 2 ** min(failures, 8))
-            await anyio.sleep(delay)
+                await anyio.sleep(min(_MAX_BACKOFF, self.poll_interval * 2 ** min(failures, 8)))
+            else:
+                woken = await self._wait_for_the_log()
             try:
-                await anyio.to_thread.run_sync(self.refresh)
+                moved = await anyio.to_thread.run_sync(self.refresh)
             except Exception:
                 failures += 1
                 self.healthy = False
@@ -326,9 +353,44 @@ class FeedServer:
             else:
                 failures = 0
                 self.healthy = True
+                if woken and not moved:  # the log moved but the state did not: never spin
+                    await anyio.sleep(self.poll_interval)
+
+    async def _wait_for_the_log(self) -> bool:
+        """Wait until the log moves past the feeds' position (True) or ``_LOOK_EVERY`` s."""
+        try:
+            if self._watcher is None:
+                self._watcher = await anyio.to_thread.run_sync(self._open_watcher)
+            return await anyio.to_thread.run_sync(
+                self._watcher.wait, self.position, _LOOK_EVERY
+            )
+        except Exception:
+            logger.exception(
+                "waiting for the log failed; looking again in %g s", self.poll_interval
+            )
+            await self._close_watcher()
+            await anyio.sleep(self.poll_interval)
+            return False
+
+    def _open_watcher(self) -> LogWatcher:
+        return LogWatcher(self.alliance.log, poll_interval=max(self.poll_interval, _MIN_POLL))
+
+    async def _close_watcher(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await anyio.to_thread.run_sync(watcher.close)
 
     async def start(self) -> None:
-        """Catch up and render the public feed before the first request (errors logged)."""
+        """Catch up and render the public feed before the first request (errors logged).
+
+        The log's watcher starts listening first, so that nothing appended meanwhile
+        waits for the next look.
+        """
+        try:
+            self._watcher = await anyio.to_thread.run_sync(self._open_watcher)
+        except Exception:
+            logger.exception("cannot wait for the log; the follower retries")
         try:
             await anyio.to_thread.run_sync(self._render_first, Audience.public())
             await anyio.to_thread.run_sync(self.refresh)
@@ -340,10 +402,15 @@ class FeedServer:
     async def lifespan(self, _app: object) -> AsyncIterator[None]:
         """Warm the public feed, then follow the log while the application runs."""
         await self.start()
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(self.follow)
-            yield
-            tasks.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self.follow)
+                yield
+                if self._watcher is not None:
+                    self._watcher.interrupt()  # its wait, in a worker thread, returns now
+                tasks.cancel_scope.cancel()
+        finally:
+            await self._close_watcher()
 
     # -- serving (the event loop) --------------------------------------------------------
 
@@ -470,11 +537,23 @@ class FeedServer:
             return body
 
     def health(self) -> dict[str, Any]:
-        """Return the status, the log position the feeds reflect, and the feeds cached."""
+        """Return the status, the feeds' log position and count, and what was not read.
+
+        What was not read: the records of unknown types skipped (by type name), and the
+        installed tools whose event types were loaded or refused.
+        """
+        unknown = self.unknown_types
         return {
             "status": "ok" if self.healthy else "failing",
             "position": max(self.position, 0),
             "feeds": len(self._feeds),
+            "skipped_unknown_types": sum(unknown.values()),
+            "unknown_types": dict(sorted(unknown.items())),
+            "plugins": {
+                load.namespace: {"loaded": True, "types": list(load.types)}
+                if load.loaded else {"loaded": False, "error": load.error}
+                for load in self.alliance.plugins
+            },
         }
 
 
@@ -516,7 +595,9 @@ def create_app(
         renderer: renders the feeds (a default :class:`FeedRenderer` if not given); its
             ``refresh`` interval is the feeds' ``Cache-Control: max-age``, its ``name``
             the index page's title.
-        poll_interval: seconds between two catch-ups with the log.
+        poll_interval: seconds between two looks at the log on SQLite (PostgreSQL wakes
+            the server with ``NOTIFY``, the memory log at once); the first back-off after
+            an error.
         rerender_every: seconds after which the feeds are rendered again even if the log
             did not move (items leave the window as time passes).
         clock: the time feeds are rendered at; the Alliance's clock by default.

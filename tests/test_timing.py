@@ -21,6 +21,7 @@ from alliance_events.timing import (
     is_named_zone,
     local_date,
     local_datetime,
+    names_one_instant,
     timed,
     zone,
 )
@@ -390,3 +391,46 @@ class TestNotZones:
         mean another time elsewhere."""
         with pytest.raises(TimingError, match="not an IANA zone"):
             zone(name)
+
+
+class TestNamesOneInstant:
+    @given(
+        name=st.sampled_from(sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})),
+        wall=st.datetimes(min_value=_dt.datetime(1900, 1, 2),  # noqa: DTZ001 - wall times
+                          max_value=_dt.datetime(2200, 12, 30)),  # noqa: DTZ001
+        fold=st.sampled_from([0, 1]),
+    )
+    def test_the_day_cache_answers_as_the_zone_does(
+        self, name: str, wall: _dt.datetime, fold: int
+    ) -> None:
+        """The fast answer (cached per zone and day) is the plain one: a wall time names
+        one instant unless its two folds have different offsets (a repeated or skipped
+        hour), for any zone and time, near clock changes too."""
+        tz = pendulum.timezone(name)
+        near = [wall]
+        for change in _changes_near(tz, wall):  # the hours around each change nearby
+            near.extend(change + _dt.timedelta(minutes=m) for m in range(-90, 91, 15))
+        for moment in near:
+            aware = pendulum.DateTime(moment.year, moment.month, moment.day, moment.hour,
+                                      moment.minute, tzinfo=tz, fold=fold)
+            own = _dt.datetime(aware.year, aware.month, aware.day, aware.hour,  # noqa: DTZ001
+                               aware.minute)  # its wall time (pendulum moves gap times)
+            plain = tz.utcoffset(own) == tz.utcoffset(own.replace(fold=1))
+            assert names_one_instant(aware) == plain, (name, moment, fold)
+
+
+def _changes_near(tz: _dt.tzinfo, wall: _dt.datetime) -> list[_dt.datetime]:
+    """The wall times (naive) of the clock changes within 40 days of ``wall``."""
+    found = []
+    previous = tz.utcoffset(wall - _dt.timedelta(days=40))
+    for day in range(-40, 41):
+        moment = wall + _dt.timedelta(days=day)
+        offset = tz.utcoffset(moment)
+        if offset != previous:
+            for hour in range(-24, 1):
+                probe = moment + _dt.timedelta(hours=hour)
+                if tz.utcoffset(probe) == offset:
+                    found.append(probe)
+                    break
+        previous = offset
+    return found

@@ -151,7 +151,21 @@ def names_one_instant(moment: _dt.datetime) -> bool:
     False
     """
     zone = moment.tzinfo
-    if zone is None or not isinstance(getattr(zone, "key", None), str):
+    key = getattr(zone, "key", None)
+    if zone is None or not isinstance(key, str):
+        return True
+    # A day on which the clocks are not changed holds no repeated (nor skipped) hour:
+    # answered once per zone and day (feeds ask for every meeting); the wall time itself
+    # is looked at only on the days of a change (from the day before's last hour on).
+    day = moment.toordinal()
+    changes = _CHANGE_DAYS.get((key, day))
+    if changes is None:
+        if len(_CHANGE_DAYS) >= _DAYS_KEPT:
+            _CHANGE_DAYS.clear()
+        midnight = _dt.datetime.fromordinal(day)
+        offsets = {zone.utcoffset(midnight + _dt.timedelta(hours=hours)) for hours in (-2, 26)}
+        changes = _CHANGE_DAYS[key, day] = len(offsets) > 1
+    if not changes:
         return True
     # The zone asked about a plain wall time, both folds: no pendulum object made.
     wall = _dt.datetime(  # noqa: DTZ001 - a wall time, the zone is asked below
@@ -159,6 +173,10 @@ def names_one_instant(moment: _dt.datetime) -> bool:
         moment.microsecond,
     )
     return zone.utcoffset(wall) == zone.utcoffset(wall.replace(fold=1))
+
+
+_CHANGE_DAYS: dict[tuple[str, int], bool] = {}  # (zone, day ordinal): clocks changed near
+_DAYS_KEPT: Final = 100_000
 
 
 def zone_label(moment: _dt.datetime) -> str:

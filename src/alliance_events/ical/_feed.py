@@ -430,11 +430,11 @@ class FeedRenderer:
     def _item(self, planned: _Planned, today: _dt.date, known: _Item | None) -> _Item:
         """Return the item as shown on ``today``, serialised again only if its key changed."""
         plan = planned.plan
-        turns = tuple(
-            day for day in (
-                plan.last_day + self.grace + _DAY if plan.cancelled else None, plan.note_ends
-            ) if day is not None
-        )
+        turns: tuple[_dt.date, ...] = ()
+        if plan.cancelled:
+            turns = (plan.last_day + self.grace + _DAY,)
+        if plan.note_ends is not None:
+            turns = (*turns, plan.note_ends)
         if self._gone(plan, today):
             self._shared.pop(plan.item_id, None)  # written again if a feed shows it again
             return _Item(plan, planned.depends, planned.holder, None,

@@ -18,6 +18,7 @@ from alliance_events.timing import (
     Timed,
     TimingError,
     all_day,
+    end_of_day,
     is_named_zone,
     local_date,
     local_datetime,
@@ -434,3 +435,46 @@ def _changes_near(tz: _dt.tzinfo, wall: _dt.datetime) -> list[_dt.datetime]:
                     break
         previous = offset
     return found
+
+
+class TestEndOfDay:
+    def test_santiago_when_the_clocks_skip_midnight(self) -> None:
+        """2 Sep 2023 in Santiago ends at 04:00Z, when the clocks jump from 23:59:59 (-04)
+        to 01:00 (-03); 1 Apr 2023 (clocks back at 24:00) ends at 04:00Z too, after the
+        repeated hour; the deadline and the application agree (one rule, timing's)."""
+        from alliance_events.domain.deadlines import DueBy, due_instant
+
+        for day, expected in (((2023, 9, 2), (2023, 9, 3, 4)), ((2023, 4, 1), (2023, 4, 2, 4))):
+            end = end_of_day(pendulum.Date(*day), "America/Santiago")
+            assert end.in_timezone("UTC") == pendulum.datetime(*expected, tz="UTC")
+            assert due_instant(DueBy(day=pendulum.Date(*day), zone="America/Santiago")) == end
+
+    @given(
+        name=st.sampled_from(sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})),
+        day=st.dates(min_value=_dt.date(1900, 1, 2), max_value=_dt.date(2200, 12, 30)),
+    )
+    def test_it_is_the_first_instant_of_the_next_day(self, name: str, day: _dt.date) -> None:
+        """For any zone and day: at the instant returned the local date is the next day,
+        and one second earlier it was still ``day`` (or, at a skipped day, before it)."""
+        end = end_of_day(day, name)
+        tz = zoneinfo.ZoneInfo(name)
+        seconds = end.timestamp()
+        assert _dt.datetime.fromtimestamp(seconds, tz).date() > day
+        assert _dt.datetime.fromtimestamp(seconds - 1, tz).date() <= day
+
+    def test_many_zones_at_their_clock_changes(self) -> None:
+        """Every zone, on the days around each of its clock changes of 2023 and 2024."""
+        for name in sorted(zoneinfo.available_timezones() - {"localtime", "Factory"}):
+            tz = zoneinfo.ZoneInfo(name)
+            day = _dt.date(2023, 1, 1)
+            previous = None
+            while day < _dt.date(2025, 1, 1):
+                offset = _dt.datetime(day.year, day.month, day.day, 12, tzinfo=tz).utcoffset()
+                if previous is not None and offset != previous:
+                    for near in range(-2, 2):
+                        probe = day + _dt.timedelta(days=near)
+                        seconds = end_of_day(probe, name).timestamp()
+                        assert _dt.datetime.fromtimestamp(seconds, tz).date() > probe, name
+                        assert _dt.datetime.fromtimestamp(seconds - 1, tz).date() <= probe
+                previous = offset
+                day += _dt.timedelta(days=1)

@@ -91,6 +91,7 @@ from alliance_events.timing import (
     When,
     all_day,
     describe_when,
+    end_of_day,
     local_date,
     local_datetime,
     timed,
@@ -264,7 +265,7 @@ class Alliance:
             return pendulum.instance(value)
         text = str(value).strip()
         if len(text) == 10:  # noqa: PLR2004 - a bare date: the end of that day in Vienna
-            return _end_of_day(local_date(text))
+            return end_of_day(local_date(text))
         try:
             parsed = _dt.datetime.fromisoformat(text)
         except ValueError:
@@ -1314,18 +1315,9 @@ def _quotas(quotas: Mapping[Role | str, int]) -> tuple[mt.Quota, ...]:
 
 def _day_edge(day: pendulum.Date, zone_name: str, *, end: bool) -> pendulum.DateTime:
     if end:
-        return _end_of_day(day, zone_name)
+        return end_of_day(day, zone_name)
     return local_datetime(
         _dt.datetime(day.year, day.month, day.day),  # noqa: DTZ001 - a wall time
-        zone_name,
-        disambiguate="later",
-    )
-
-
-def _end_of_day(day: pendulum.Date, zone_name: str = "Europe/Vienna") -> pendulum.DateTime:
-    following = day + _dt.timedelta(days=1)
-    return local_datetime(
-        _dt.datetime(following.year, following.month, following.day),  # noqa: DTZ001
         zone_name,
         disambiguate="later",
     )

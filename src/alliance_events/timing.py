@@ -32,6 +32,7 @@ import pendulum
 from alliance_events.errors import RuleViolation
 
 __all__ = [
+    "DEFAULT_ZONE",
     "AllDay",
     "AmbiguousTimeError",
     "Disambiguate",
@@ -43,6 +44,7 @@ __all__ = [
     "day_after",
     "describe_moment",
     "describe_when",
+    "end_of_day",
     "is_named_zone",
     "local_date",
     "local_datetime",
@@ -61,6 +63,9 @@ _OFFSET_ZONE: Final = re.compile(
     r"^(?:GMT|UTC)?\s*(?P<sign>[+-])(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?$", re.IGNORECASE
 )
 
+
+DEFAULT_ZONE: Final = "Europe/Vienna"
+"""The zone a time means when none is given: the alliance meets in Vienna."""
 
 _NOT_ZONES: Final = frozenset({"localtime", "posixrules", "Factory"})
 
@@ -306,6 +311,36 @@ def _offset(offset: _dt.timedelta | None) -> str:
     minutes = int((offset or _dt.timedelta(0)).total_seconds() // 60)
     sign = "+" if minutes >= 0 else "-"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def end_of_day(day: _dt.date, zone_name: str = DEFAULT_ZONE) -> pendulum.DateTime:
+    """Return the instant ``day`` ends in ``zone_name``: the first instant of the next day.
+
+    "Due by 1 May" is overdue from then. Where the clocks skip midnight (Santiago sets
+    them from 00:00 to 01:00 on the first Sunday of September), the next day begins when
+    they jump: 2 September 2023 ends at 04:00Z, when the clock goes from 23:59:59 (-04)
+    to 01:00 (-03).
+
+    >>> end_of_day(pendulum.Date(2023, 9, 2), "America/Santiago").in_timezone("UTC")
+    DateTime(2023, 9, 3, 4, 0, 0, tzinfo=Timezone('UTC'))
+    >>> end_of_day(pendulum.Date(2023, 4, 30)).isoformat()
+    '2023-05-01T00:00:00+02:00'
+
+    Raises:
+        TimingError: an unknown zone.
+
+    """
+    tz = zone(zone_name)
+    following = _dt.date.fromordinal(day.toordinal() + 1)
+    midnight = _dt.datetime(following.year, following.month, following.day)  # noqa: DTZ001
+    # Midnight read with either offset; of those whose local date is the next day, the
+    # earliest (in a gap, one of them falls before the jump, still on ``day``).
+    candidates = sorted(midnight.replace(tzinfo=tz, fold=fold).timestamp() for fold in (0, 1))
+    for seconds in candidates:
+        moment = _dt.datetime.fromtimestamp(seconds, tz)
+        if moment.date() >= following:
+            return pendulum.instance(moment)
+    return pendulum.instance(_dt.datetime.fromtimestamp(candidates[-1], tz))  # pragma: no cover
 
 
 def local_date(value: str | _dt.date) -> pendulum.Date:

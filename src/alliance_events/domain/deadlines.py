@@ -23,7 +23,7 @@ import pendulum
 from alliance_events.domain.common import Command, event_ids, require, require_text
 from alliance_events.errors import UnknownReferenceError
 from alliance_events.events import Event
-from alliance_events.timing import TimingError, zone
+from alliance_events.timing import DEFAULT_ZONE, TimingError, end_of_day, zone
 
 __all__ = [
     "CancelDeadline",
@@ -67,7 +67,7 @@ class DueBy:
     """Due by the end of a day in a zone ("by the 1st of May", Vienna)."""
 
     day: pendulum.Date
-    zone: str = "Europe/Vienna"
+    zone: str = DEFAULT_ZONE
 
 
 Due = DueAt | DueBy
@@ -77,9 +77,7 @@ def due_instant(due: Due) -> pendulum.DateTime:
     """Return the instant from which the deadline is overdue."""
     if isinstance(due, DueAt):
         return due.at
-    tz = zone(due.zone)
-    next_day = due.day + _dt.timedelta(days=1)
-    return pendulum.instance(_dt.datetime(next_day.year, next_day.month, next_day.day, tzinfo=tz))
+    return end_of_day(due.day, due.zone)
 
 
 # -- events ---------------------------------------------------------------------------

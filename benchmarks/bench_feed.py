@@ -64,7 +64,7 @@ from alliance_events.domain.common import LinkKind, MeetingKind, MeetingStatus, 
 from alliance_events.events import Event
 from alliance_events.ical import Audience, FeedRenderer
 from alliance_events.testing import FixedClock
-from alliance_events.timing import zone
+from alliance_events.timing import AllDay, Timed, zone
 from alliance_events.web import _Cached
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -172,18 +172,18 @@ class History:
         self.commands.sort()
         return self.commands
 
-    def when_timed(self, day: pendulum.Date, tz: Any) -> mt.Timed:
+    def when_timed(self, day: pendulum.Date, tz: Any) -> Timed:
         rng = self.rng
         begin = pendulum.datetime(day.year, day.month, day.day, rng.randrange(8, 18),
                                   rng.choice([0, 15, 30, 45]), tz=tz)
-        return mt.Timed(start=begin, end=begin.add(minutes=rng.choice([60, 90, 120, 180])))
+        return Timed(start=begin, end=begin.add(minutes=rng.choice([60, 90, 120, 180])))
 
     def session(self, t: int, lead: int) -> None:
         """A commission session (all day, five days) with its sessions and side events."""
         rng = self.rng
         first = pendulum.from_timestamp((t + lead) // 1_000_000, tz="Europe/Vienna").date()
         parent = self.meeting(t, lead, parent=None, kind=MeetingKind.COMMISSION_SESSION,
-                              when=mt.AllDay(first=first, last=first.add(days=4)))
+                              when=AllDay(first=first, last=first.add(days=4)))
         vienna = self.zones[0][0]
         for index in range(rng.randint(5, 15)):
             on = first.add(days=rng.randrange(5))
@@ -193,7 +193,7 @@ class History:
 
     def meeting(  # noqa: PLR0912 - one meeting's history, in order
         self, t: int, lead: int, *, parent: uuid.UUID | None, kind: MeetingKind,
-        when: mt.Timed | mt.AllDay | None = None,
+        when: Timed | AllDay | None = None,
     ) -> uuid.UUID:
         rng, ids = self.rng, self.ids
         self.meetings += 1
@@ -202,7 +202,7 @@ class History:
         if when is None:
             day = pendulum.from_timestamp((t + lead) // 1_000_000, tz="UTC").date()
             if rng.random() < 0.06:  # a one- to three-day meeting, all day
-                when = mt.AllDay(first=day, last=day.add(days=rng.randrange(3)))
+                when = AllDay(first=day, last=day.add(days=rng.randrange(3)))
             else:
                 tz = rng.choices([z for z, _ in self.zones], [w for _, w in self.zones])[0]
                 when = self.when_timed(day, tz)

@@ -49,7 +49,7 @@ CACHE = HERE / ".cache"
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 PAGE = 2_000  # the SQLite log's default page size; every contender reads pages this big
 VIENNA = pendulum.timezone("Europe/Vienna")
-CACHE_FORMAT = 1  # bump when the generated 1M-event file must be rebuilt
+CACHE_FORMAT = 2  # bump when the generated 1M-event file must be rebuilt
 
 # -- the event ---------------------------------------------------------------------------
 
@@ -88,6 +88,7 @@ def templates(count: int = 64, seed: int = 7) -> list[MeetingScheduled]:
         title = f"{rng.choice(words)} {rng.choice(topics)} #{i:03d}"
         result.append(
             MeetingScheduled(
+                event_id=uuid.UUID(int=0),  # each append gets a copy with a fresh id
                 meeting_id=uuid.UUID(int=rng.getrandbits(128), version=4),
                 starts_at=start,
                 ends_at=start.add(hours=rng.choice([1, 2, 3])),
@@ -881,6 +882,39 @@ def run_backend(
     return rows
 
 
+def checksums_switchable() -> bool:
+    """Whether this alliance-events checks checksums on read (and takes ?verify=off)."""
+    try:
+        from alliance_events.log import verify  # noqa: F401
+    except ImportError:  # an older tree (the commit before checksums): no such switch
+        return False
+    return True
+
+
+class ReadsOnly(Contender):
+    """A variant of another contender measured on read_all only (its writes are the same)."""
+
+    reads_only = True
+
+    def __init__(self, inner: Contender) -> None:
+        self._inner = inner
+
+    def open_fresh(self) -> None:
+        self._inner.open_fresh()
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def prepare(self, appends: Sequence[Append]) -> Any:
+        return self._inner.prepare(appends)
+
+    def run(self, prepared: Any) -> None:
+        self._inner.run(prepared)
+
+    def read_all(self, limit: int | None = None) -> int:
+        return self._inner.read_all(limit)
+
+
 def sqlite_contenders(workdir: Path, synchronous: str) -> Callable[[], dict[str, Contender]]:
     counter = iter(range(1_000_000))
 
@@ -894,6 +928,12 @@ def sqlite_contenders(workdir: Path, synchronous: str) -> Callable[[], dict[str,
             holder["path"] = new_path()
             return f"sqlite:///{holder['path']}?synchronous={synchronous}"
 
+        unchecked: dict[str, Path] = {}
+
+        def url_unchecked() -> str:
+            unchecked["path"] = new_path()
+            return f"sqlite:///{unchecked['path']}?synchronous={synchronous}&verify=off"
+
         result: dict[str, Contender] = {
             "alliance": Alliance(url, lambda: remove_sqlite(holder.get("path"))),
             "raw": RawSQLite(new_path, synchronous),
@@ -901,6 +941,11 @@ def sqlite_contenders(workdir: Path, synchronous: str) -> Callable[[], dict[str,
         }
         with contextlib.suppress(UnavailableError):
             result["eventsourcing"] = EventsourcingSQLite(new_path, synchronous)
+        if checksums_switchable():
+            # A variant, reported in the notes: reads without checking the checksums.
+            result["alliance verify=off"] = ReadsOnly(
+                Alliance(url_unchecked, lambda: remove_sqlite(unchecked.get("path")))
+            )
         return result
 
     return make
@@ -913,6 +958,9 @@ def pg_contenders(schemas: PgSchemas) -> Callable[[], dict[str, Contender]]:
             result["eventsourcing"] = EventsourcingPG(schemas)
         # A variant, reported in the notes: without the NOTIFY round trip after each append.
         result["alliance notify=off"] = AlliancePG(schemas, "&notify=off")
+        if checksums_switchable():
+            # And one reading without checking the checksums.
+            result["alliance verify=off"] = ReadsOnly(AlliancePG(schemas, "&verify=off"))
         return result
 
     return make

@@ -68,6 +68,7 @@ from alliance_events.events import Event
 from alliance_events.projections.alliance import AllianceProjection
 from alliance_events.projections.runner import ProjectionRunner
 from alliance_events.testing import FixedClock
+from alliance_events.timing import AllDay, Timed
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
@@ -188,7 +189,7 @@ def meeting_life(  # noqa: PLR0912, PLR0915 - one meeting's whole history, in or
     *,
     meeting_id: uuid.UUID,
     kind: MeetingKind,
-    when: mt.Timed | mt.AllDay,
+    when: Timed | AllDay,
     start: int,
     scheduled_at: int,
     parent_id: uuid.UUID | None,
@@ -316,9 +317,9 @@ def meeting_life(  # noqa: PLR0912, PLR0915 - one meeting's whole history, in or
             name = "ChangeCapacity"
         elif action == "reschedule":
             shift = pendulum.duration(days=rng.choice([-2, -1, 1, 2, 7]))
-            moved = (mt.Timed(start=when.start + shift, end=when.end + shift)
-                     if isinstance(when, mt.Timed)
-                     else mt.AllDay(first=when.first + shift, last=when.last + shift))
+            moved = (Timed(start=when.start + shift, end=when.end + shift)
+                     if isinstance(when, Timed)
+                     else AllDay(first=when.first + shift, last=when.last + shift))
             events = [mt.MeetingRescheduled(event_id=ids(), meeting_id=mid, when=moved,
                                             reason="room not available")]
             name = "RescheduleMeeting"
@@ -436,14 +437,14 @@ def group_spawner(rng: random.Random, ids: Ids, people: Directory) -> Iterator[A
                                MeetingKind.CONSTRUCTIVE_DIALOGUE, MeetingKind.OTHER])
             begin = pendulum.datetime(day.year, day.month, day.day, rng.randrange(9, 17),
                                       rng.choice([0, 30]), tz=VIENNA)
-            when = mt.Timed(start=begin, end=begin.add(minutes=rng.choice([60, 90, 120, 180])))
+            when = Timed(start=begin, end=begin.add(minutes=rng.choice([60, 90, 120, 180])))
             lives.append(meeting_life(rng_for(rng), ids, people, meeting_id=ids(), kind=kind,
                                       when=when, start=epoch_micros(begin), scheduled_at=t,
                                       parent_id=None, may_cancel=True))
         else:
             parent = ids()
             first = pendulum.Date(day.year, day.month, day.day)
-            when_parent = mt.AllDay(first=first, last=first.add(days=4))
+            when_parent = AllDay(first=first, last=first.add(days=4))
             lives.append(meeting_life(rng_for(rng), ids, people, meeting_id=parent,
                                       kind=MeetingKind.COMMISSION_SESSION, when=when_parent,
                                       start=epoch_micros(pendulum.datetime(
@@ -453,7 +454,7 @@ def group_spawner(rng: random.Random, ids: Ids, people: Directory) -> Iterator[A
                 on = first.add(days=rng.randrange(5))
                 begin = pendulum.datetime(on.year, on.month, on.day, rng.randrange(8, 18),
                                           rng.choice([0, 15, 30, 45]), tz=VIENNA)
-                when = mt.Timed(start=begin, end=begin.add(minutes=rng.choice([60, 90, 180])))
+                when = Timed(start=begin, end=begin.add(minutes=rng.choice([60, 90, 180])))
                 kind = MeetingKind.SESSION if index % 2 == 0 else MeetingKind.SIDE_EVENT
                 lives.append(meeting_life(
                     rng_for(rng), ids, people, meeting_id=ids(), kind=kind, when=when,
@@ -946,23 +947,23 @@ def breakdown(log: Any) -> str:  # noqa: PLR0915 - a report, step by step
     meeting_records = [(uuid.UUID(r.stream[8:]), r.event) for r in records
                        if r.stream.startswith("meeting-")]
     m = len(meeting_records)
-    empty = mt.MeetingState()
-    states: dict[uuid.UUID, mt.MeetingState] = {}
-    befores: list[mt.MeetingState] = []
+    states: dict[uuid.UUID, mt.MeetingState | None] = {}
+    befores: list[mt.MeetingState | None] = []
 
     def evolve_all() -> None:
         evolve, get = mt.evolve, states.get
         for key, event in meeting_records:
-            states[key] = evolve(get(key, empty), event)
+            states[key] = evolve(get(key), event)
 
     evolve = timed(evolve_all) / n * 1e6
-    # Replay again keeping each event's before-state, to time the copies on their own.
+    # Replay again keeping each event's before-state, to time the copies on their own
+    # (a meeting's first event starts from None: nothing to copy).
     states.clear()
     for key, event in meeting_records:
-        before = states.get(key, empty)
+        before = states.get(key)
         befores.append(before)
         states[key] = mt.evolve(before, event)
-    pairs = list(zip(befores, (e for _, e in meeting_records), strict=True))
+    pairs = [(b, e) for b, (_, e) in zip(befores, meeting_records, strict=True) if b is not None]
 
     def copy_states() -> None:  # one attrs.evolve of the meeting per event, as every evolver does
         evolve_ = attrs.evolve
@@ -973,7 +974,7 @@ def breakdown(log: Any) -> str:  # noqa: PLR0915 - a report, step by step
                mt.NominationDeclined, mt.NominationConfirmed)
     nomination_pairs = [(b, e) for b, e in pairs if isinstance(e, changes)]
 
-    def rebuild_tuples() -> None:  # the nominations tuple rebuilt to change one (meetings.py)
+    def rebuild_tuples() -> None:  # the nominations tuple rebuilt to change one (meetings/state.py)
         evolve_ = attrs.evolve
         for before, event in nomination_pairs:
             target = event.nomination_id

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, settings
 
 from alliance_events import EventLog, open_log
 
+from .helpers import postgres_dsn
 from .sample_events import TEST_REGISTRY
 
 settings.register_profile(
@@ -27,30 +28,7 @@ settings.register_profile("dev", max_examples=30, deadline=None)
 settings.register_profile("thorough", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
-POSTGRES_ENV = "ALLIANCE_EVENTS_TEST_POSTGRES"
 BACKENDS = ("memory", "sqlite", "postgres")
-
-
-def postgres_dsn() -> str:
-    """Return the test server's URL, or skip (fail in CI) with the reason."""
-    dsn = os.environ.get(POSTGRES_ENV)
-    reason = None
-    if not dsn:
-        reason = f"{POSTGRES_ENV} is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)"
-    else:
-        try:
-            import psycopg
-
-            with psycopg.connect(dsn, connect_timeout=5):
-                pass
-        except Exception as error:  # noqa: BLE001
-            reason = f"PostgreSQL at {POSTGRES_ENV} cannot be reached: {error}"
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"in CI the PostgreSQL tests must run: {reason}")
-        pytest.skip(reason)
-    assert dsn
-    return dsn
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import orjson
 import pendulum
 from hypothesis import strategies as st
 
+from alliance_events.domain.streams import ID_KINDS, NAME_KINDS
 from alliance_events.events import TYPE_NAME
 
 from .sample_events import Colour, Everything, Noted, Place, Renamed
@@ -36,6 +37,7 @@ __all__ = [
     "is_ambiguous",
     "json_texts",
     "json_values",
+    "library_stream_keys",
     "metadata",
     "named_zone_datetimes",
     "noted_events",
@@ -192,6 +194,14 @@ def stream_names() -> st.SearchStrategy[str]:
     drawn = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)),
                     min_size=1, max_size=200)  # text: no lone surrogate
     return st.one_of(common, drawn)
+
+
+def library_stream_keys() -> st.SearchStrategy[tuple[str, uuid.UUID | str]]:
+    """``(kind, key)`` of any library stream: a UUID, or any text for a named kind."""
+    return st.one_of(
+        st.tuples(st.sampled_from(sorted(ID_KINDS)), uuids()),
+        st.tuples(st.sampled_from(sorted(NAME_KINDS)), texts(max_size=60)),
+    )
 
 
 def _places() -> st.SearchStrategy[Place]:

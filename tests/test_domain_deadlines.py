@@ -1,4 +1,4 @@
-"""Tests of the deadline rules: pure decide_deadline and evolve_deadline, no log."""
+"""Tests of the deadline rules: pure decide and evolve, no log."""
 
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ from alliance_events.domain.deadlines import (
     ExtendDeadline,
     RecordReminderSent,
     SetDeadline,
-    decide_deadline,
+    deadline_stream,
+    decide,
     due_instant,
-    evolve_deadline,
+    evolve,
 )
 from alliance_events.domain.directory import OrganisationRegistered
 from alliance_events.errors import DomainError, UnknownReferenceError
@@ -56,9 +57,9 @@ class Deadlines:
 
     def do(self, cls: type[Command], **fields: Any) -> list[Event]:
         """Decide a command and fold its events in; return them."""
-        events = decide_deadline(self.state, self.command(cls, **fields), KNOWN_ORGANISATIONS)
+        events = decide(self.state, self.command(cls, **fields), KNOWN_ORGANISATIONS)
         for event in events:
-            self.state = evolve_deadline(self.state, event)
+            self.state = evolve(self.state, event)
         return events
 
     def refuse(self, rule: str, cls: type[Command], **fields: Any) -> DomainError:
@@ -250,7 +251,7 @@ class TestChanges:
         """Another command is a programming error."""
         deadlines = is_set()
         with pytest.raises(TypeError):
-            decide_deadline(deadlines.state, Command(command_id=uuid.UUID(int=1), at=NOW))
+            decide(deadlines.state, Command(command_id=uuid.UUID(int=1), at=NOW))
 
 
 class TestOverdue:
@@ -272,21 +273,21 @@ class TestEvolveDeadline:
         """An extension of a deadline never set gives no deadline."""
         event = DeadlineExtended(event_id=uuid.UUID(int=1), deadline_id=DEADLINE,
                                  due=FIRST_OF_MAY)
-        assert evolve_deadline(None, event) is None
+        assert evolve(None, event) is None
 
     def test_events_of_other_aggregates_are_ignored(self) -> None:
         """Events of other aggregates leave the deadline as it is."""
         deadline = is_set().deadline
         event = OrganisationRegistered(event_id=uuid.UUID(int=1),
                                        organisation_id=uuid.UUID(int=2), name="x")
-        assert evolve_deadline(deadline, event) is deadline
+        assert evolve(deadline, event) is deadline
 
     def test_same_command_same_ids(self) -> None:
         """Deciding the same command twice gives the same event ids."""
         deadlines = is_set()
         command = deadlines.command(ExtendDeadline, due=DueBy(day=pendulum.Date(2023, 6, 1)))
-        first = decide_deadline(deadlines.state, command)
-        assert first == decide_deadline(deadlines.state, command)
+        first = decide(deadlines.state, command)
+        assert first == decide(deadlines.state, command)
         assert first[0].event_id == uuid.uuid5(command.command_id, "0")
 
     def test_an_unknown_organisations_deadline_is_refused(self) -> None:
@@ -307,3 +308,9 @@ class TestEvolveDeadline:
         )
         assert event.deadline_id == DEADLINE
         assert event.reminders == ()
+
+
+class TestStream:
+    def test_a_stand_alone_deadline_has_a_stream_of_its_own(self) -> None:
+        """A deadline set on its own lives in ``deadline-<id>``."""
+        assert deadline_stream(DEADLINE) == f"deadline-{DEADLINE}"

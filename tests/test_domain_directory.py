@@ -23,15 +23,12 @@ from alliance_events.domain.directory import (
     RegisterOrganisation,
     RegisterPerson,
     Term,
+    bodies,
     body_stream,
-    decide_body,
-    decide_organisation,
-    decide_person,
-    evolve_body,
-    evolve_organisation,
-    evolve_person,
     organisation_stream,
+    organisations,
     person_stream,
+    persons,
 )
 from alliance_events.errors import DomainError, UnknownReferenceError
 from alliance_events.testing import SequentialIds
@@ -60,9 +57,9 @@ class TestOrganisation:
         """An organisation is registered with its name, acronym and membership."""
         command = RegisterOrganisation(organisation_id=CGR, name="Centre for Global Rights",
                                        acronym="CGR", **_fields())
-        events = decide_organisation(None, command)
+        events = organisations.decide(None, command)
         assert [type(e) for e in events] == [OrganisationRegistered]
-        state = evolve_organisation(None, events[0])
+        state = organisations.evolve(None, events[0])
         assert state is not None
         assert (state.organisation_id, state.name, state.acronym, state.member) == (
             CGR, "Centre for Global Rights", "CGR", True
@@ -71,10 +68,10 @@ class TestOrganisation:
     def test_registered_twice_is_refused(self) -> None:
         """Registering an organisation a second time is refused (organisation-exists)."""
         command = RegisterOrganisation(organisation_id=CGR, name="CGR", **_fields())
-        state = evolve_organisation(None, decide_organisation(None, command)[0])
+        state = organisations.evolve(None, organisations.decide(None, command)[0])
         again = RegisterOrganisation(organisation_id=CGR, name="CGR", **_fields())
         with refused("organisation-exists"):
-            decide_organisation(state, again)
+            organisations.decide(state, again)
 
     @pytest.mark.parametrize(("name", "acronym", "rule"), [
         ("", "", "required"),
@@ -86,14 +83,14 @@ class TestOrganisation:
         command = RegisterOrganisation(organisation_id=CGR, name=name, acronym=acronym,
                                        **_fields())
         with pytest.raises(DomainError) as info:
-            decide_organisation(None, command)
+            organisations.decide(None, command)
         assert info.value.rule == rule
 
     def test_non_member(self) -> None:
         """A partner such as UNODC is registered as a non-member."""
         command = RegisterOrganisation(organisation_id=CGR, name="UNODC", member=False,
                                        **_fields())
-        state = evolve_organisation(None, decide_organisation(None, command)[0])
+        state = organisations.evolve(None, organisations.decide(None, command)[0])
         assert state is not None
         assert not state.member
 
@@ -105,7 +102,7 @@ class TestOrganisation:
 def _person(person_id: uuid.UUID = ANNA, **fields: Any) -> Any:
     fields.setdefault("name", "Anna Alvazzi del Frate")
     command = RegisterPerson(person_id=person_id, **fields, **_fields())
-    return evolve_person(None, decide_person(None, command, {CGR, DATH})[0])
+    return persons.evolve(None, persons.decide(None, command, {CGR, DATH})[0])
 
 
 class TestPerson:
@@ -113,9 +110,9 @@ class TestPerson:
         """A person is registered with name, e-mail and organisation (personal data)."""
         command = RegisterPerson(person_id=ANNA, name="Anna", email="anna@example.org",
                                  organisation_id=CGR, **_fields())
-        events = decide_person(None, command, {CGR})
+        events = persons.decide(None, command, {CGR})
         assert [type(e) for e in events] == [PersonRegistered]
-        state = evolve_person(None, events[0])
+        state = persons.evolve(None, events[0])
         assert state is not None
         assert (state.name, state.email, state.organisation_id) == (
             "Anna", "anna@example.org", CGR
@@ -131,7 +128,7 @@ class TestPerson:
         command = RegisterPerson(person_id=ANNA, name="Anna", organisation_id=UNKNOWN,
                                  **_fields())
         with refused("unknown-organisation") as info:
-            decide_person(None, command, {CGR})
+            persons.decide(None, command, {CGR})
         assert isinstance(info.value, UnknownReferenceError)
 
     @pytest.mark.parametrize("email", ["anna", "anna@", "anna@example", "an na@example.org",
@@ -140,13 +137,13 @@ class TestPerson:
         """Something that is not an e-mail address is refused (email)."""
         command = RegisterPerson(person_id=ANNA, name="Anna", email=email, **_fields())
         with refused("email"):
-            decide_person(None, command)
+            persons.decide(None, command)
 
     @given(st.from_regex(r"[a-z0-9._+-]{1,20}@[a-z0-9-]{1,20}\.[a-z]{2,6}", fullmatch=True))
     def test_plausible_emails_are_accepted(self, email: str) -> None:
         """Any plausible address local@domain.tld is accepted and kept as given."""
         command = RegisterPerson(person_id=ANNA, name="Anna", email=email, **_fields())
-        event = decide_person(None, command)[0]
+        event = persons.decide(None, command)[0]
         assert isinstance(event, PersonRegistered)
         assert event.email == email
 
@@ -154,21 +151,21 @@ class TestPerson:
         """Registering a person a second time is refused (person-exists)."""
         state = _person()
         with refused("person-exists"):
-            decide_person(state, RegisterPerson(person_id=ANNA, name="Anna", **_fields()))
+            persons.decide(state, RegisterPerson(person_id=ANNA, name="Anna", **_fields()))
 
     def test_name_is_required(self) -> None:
         """A person needs a name (required)."""
         with refused("required"):
-            decide_person(None, RegisterPerson(person_id=ANNA, name=" ", **_fields()))
+            persons.decide(None, RegisterPerson(person_id=ANNA, name=" ", **_fields()))
 
     def test_change_details(self) -> None:
         """Correcting an e-mail and organisation keeps the rest."""
         state = _person(email="anna@old.org")
         command = ChangePersonDetails(person_id=ANNA, email="anna@new.org", organisation_id=DATH,
                                       **_fields())
-        events = decide_person(state, command, {CGR, DATH})
+        events = persons.decide(state, command, {CGR, DATH})
         assert [type(e) for e in events] == [PersonDetailsChanged]
-        changed = evolve_person(state, events[0])
+        changed = persons.evolve(state, events[0])
         assert changed is not None
         assert (changed.name, changed.email, changed.organisation_id) == (
             "Anna Alvazzi del Frate", "anna@new.org", DATH
@@ -177,26 +174,26 @@ class TestPerson:
     def test_change_of_unknown_person_is_refused(self) -> None:
         """Changing a person never registered is refused (unknown-person)."""
         with refused("unknown-person"):
-            decide_person(None, ChangePersonDetails(person_id=ANNA, name="x", **_fields()))
+            persons.decide(None, ChangePersonDetails(person_id=ANNA, name="x", **_fields()))
 
     def test_change_to_unknown_organisation_is_refused(self) -> None:
         """Moving a person to an unknown organisation is refused (unknown-organisation)."""
         command = ChangePersonDetails(person_id=ANNA, organisation_id=UNKNOWN, **_fields())
         with refused("unknown-organisation"):
-            decide_person(_person(), command, {CGR})
+            persons.decide(_person(), command, {CGR})
 
     def test_change_to_invalid_email_or_blank_name_is_refused(self) -> None:
         """A corrected e-mail must be an address, a corrected name not blank."""
         with refused("email"):
-            decide_person(_person(), ChangePersonDetails(person_id=ANNA, email="x",
+            persons.decide(_person(), ChangePersonDetails(person_id=ANNA, email="x",
                                                          **_fields()))
         with refused("required"):
-            decide_person(_person(), ChangePersonDetails(person_id=ANNA, name="", **_fields()))
+            persons.decide(_person(), ChangePersonDetails(person_id=ANNA, name="", **_fields()))
 
     def test_change_before_registration_is_ignored_by_evolve(self) -> None:
         """A details change folded before the registration gives no person."""
         event = PersonDetailsChanged(event_id=uuid.UUID(int=1), person_id=ANNA, name="x")
-        assert evolve_person(None, event) is None
+        assert persons.evolve(None, event) is None
 
     def test_stream(self) -> None:
         """A person's stream is named after their id."""
@@ -207,9 +204,9 @@ def _appoint(state: Body | None, person: uuid.UUID, since: str,
              role: OfficerRole = OfficerRole.CHAIR, body: str = "vngoc") -> Body:
     command = AppointOfficer(body=body, role=role, person_id=person,
                              since=pendulum.Date.fromisoformat(since), **_fields())
-    events = decide_body(state, command, {ANNA, TOBIAS, INGEBORG})
+    events = bodies.decide(state, command, {ANNA, TOBIAS, INGEBORG})
     assert len(events) == 1
-    new_state = evolve_body(state, events[0])
+    new_state = bodies.evolve(state, events[0])
     assert new_state is not None
     return new_state
 
@@ -219,10 +216,10 @@ class TestOfficers:
         """A chair appointed to a body with no chair replaces no one."""
         command = AppointOfficer(body="alliance", role=OfficerRole.CHAIR, person_id=ANNA,
                                  since=pendulum.Date(2022, 6, 1), **_fields())
-        events = decide_body(None, command, {ANNA})
+        events = bodies.decide(None, command, {ANNA})
         assert isinstance(events[0], OfficerAppointed)
         assert events[0].replaces is None
-        state = evolve_body(None, events[0])
+        state = bodies.evolve(None, events[0])
         assert state is not None
         assert state.holder(OfficerRole.CHAIR) == ANNA
         assert state.holder(OfficerRole.SECRETARY) is None
@@ -232,10 +229,10 @@ class TestOfficers:
         state = _appoint(None, ANNA, "2021-01-01")
         command = AppointOfficer(body="vngoc", role=OfficerRole.CHAIR, person_id=TOBIAS,
                                  since=pendulum.Date(2023, 3, 1), **_fields())
-        event = decide_body(state, command, {ANNA, TOBIAS})[0]
+        event = bodies.decide(state, command, {ANNA, TOBIAS})[0]
         assert isinstance(event, OfficerAppointed)
         assert event.replaces == ANNA
-        state = evolve_body(state, event)
+        state = bodies.evolve(state, event)
         assert state is not None
         assert state.terms == (
             Term(role=OfficerRole.CHAIR, person_id=ANNA, since=pendulum.Date(2021, 1, 1),
@@ -268,14 +265,14 @@ class TestOfficers:
         command = AppointOfficer(body=body, role=OfficerRole.CHAIR, person_id=ANNA,
                                  since=pendulum.Date(2023, 1, 1), **_fields())
         with refused("body"):
-            decide_body(None, command, {ANNA})
+            bodies.decide(None, command, {ANNA})
 
     def test_person_must_be_known(self) -> None:
         """Appointing an unknown person is refused (unknown-person)."""
         command = AppointOfficer(body="alliance", role=OfficerRole.CHAIR, person_id=UNKNOWN,
                                  since=pendulum.Date(2023, 1, 1), **_fields())
         with refused("unknown-person") as info:
-            decide_body(None, command, {ANNA})
+            bodies.decide(None, command, {ANNA})
         assert isinstance(info.value, UnknownReferenceError)
 
     def test_same_holder_is_refused(self) -> None:
@@ -284,7 +281,7 @@ class TestOfficers:
         command = AppointOfficer(body="vngoc", role=OfficerRole.CHAIR, person_id=ANNA,
                                  since=pendulum.Date(2023, 1, 1), **_fields())
         with refused("no-change"):
-            decide_body(state, command, {ANNA})
+            bodies.decide(state, command, {ANNA})
 
     def test_appointment_before_the_latest_change_is_refused(self) -> None:
         """An appointment dated before the role's latest change is refused (officer-history)."""
@@ -293,7 +290,7 @@ class TestOfficers:
         command = AppointOfficer(body="vngoc", role=OfficerRole.CHAIR, person_id=INGEBORG,
                                  since=pendulum.Date(2022, 1, 1), **_fields())
         with refused("officer-history"):
-            decide_body(state, command, {ANNA, TOBIAS, INGEBORG})
+            bodies.decide(state, command, {ANNA, TOBIAS, INGEBORG})
 
     def test_appointment_on_the_day_of_the_latest_change_is_accepted(self) -> None:
         """An appointment on the same day as the latest change does not rewrite history."""
@@ -311,15 +308,15 @@ class TestOfficers:
         """Events other than appointments leave a body as it is (or absent)."""
         state = _appoint(None, ANNA, "2023-03-01")
         event = DeadlineCancelled(event_id=uuid.UUID(int=1), deadline_id=uuid.UUID(int=2))
-        assert evolve_body(state, event) is state
-        assert evolve_body(None, event) is None
+        assert bodies.evolve(state, event) is state
+        assert bodies.evolve(None, event) is None
 
     def test_same_command_same_ids(self) -> None:
         """Deciding the same appointment twice gives the same event id."""
         command = AppointOfficer(body="alliance", role=OfficerRole.CHAIR, person_id=ANNA,
                                  since=pendulum.Date(2023, 1, 1), **_fields())
-        assert decide_body(None, command, {ANNA}) == decide_body(None, command, {ANNA})
-        assert decide_body(None, command, {ANNA})[0].event_id == uuid.uuid5(
+        assert bodies.decide(None, command, {ANNA}) == bodies.decide(None, command, {ANNA})
+        assert bodies.decide(None, command, {ANNA})[0].event_id == uuid.uuid5(
             command.command_id, "0"
         )
 

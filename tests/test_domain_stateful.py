@@ -540,7 +540,7 @@ class AllianceMachine(RuleBasedStateMachine):
     @staticmethod
     def _replay(records: list[Recorded]) -> None:
         """Check each command's events against the state the stream had before it."""
-        state = mt.MeetingState()
+        state: mt.MeetingState | None = None
         for batch in _batches(records):
             first = batch[0].event
             kinds = {type(r.event) for r in batch}

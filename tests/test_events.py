@@ -14,6 +14,8 @@ from alliance_events.events import Event, EventRegistry, event_type, registry, u
 
 from .sample_events import TEST_REGISTRY, Everything, Noted, Renamed
 
+ID = uuid.UUID(int=1)
+
 
 def make_event_class(name: str = "Sample") -> type[Event]:
     """A fresh, valid, unregistered event class."""
@@ -21,16 +23,15 @@ def make_event_class(name: str = "Sample") -> type[Event]:
 
 
 class TestEventBase:
-    def test_event_id_defaults_to_a_fresh_uuid(self):
-        """An event made without an id gets a new UUID (version 7), a different one each time."""
-        one, two = Noted(text="a"), Noted(text="a")
-        assert isinstance(one.event_id, uuid.UUID)
-        assert one.event_id.version == 7
-        assert one.event_id != two.event_id
+    def test_an_event_needs_an_id(self):
+        """No default id: nothing below the application invents one (it comes with the event)."""
+        with pytest.raises(TypeError, match="event_id"):
+            Noted(text="a")  # type: ignore[call-arg]
+        assert Noted(event_id=ID, text="a").event_id == ID
 
     def test_events_are_frozen(self):
         """An event cannot be changed after it is made."""
-        event = Noted(text="a")
+        event = Noted(event_id=ID, text="a")
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
             event.text = "b"  # type: ignore[misc]
 
@@ -143,7 +144,7 @@ class TestRegister:
     def test_non_class_is_refused(self):
         """Something that is not a class at all is refused."""
         with pytest.raises(EventDefinitionError):
-            EventRegistry().add(Noted(text="x"), "sample.Instance")  # type: ignore[arg-type]
+            EventRegistry().add(Noted(event_id=ID, text="x"), "sample.Instance")  # type: ignore[arg-type]
 
     def test_subclass_without_attrs_is_refused(self):
         """A plain subclass of Event (attrs not applied to it) is refused."""

@@ -13,8 +13,7 @@ from alliance_events.domain.directory import (
     FeedTokenIssued,
     IssueFeedToken,
     RegisterOrganisation,
-    decide_organisation,
-    evolve_organisation,
+    organisations,
 )
 from alliance_events.testing import FixedClock
 
@@ -77,16 +76,16 @@ class TestFeedTokens:
         organisation = uuid.uuid4()
         now = pendulum.datetime(2023, 3, 22, tz="UTC")
         state = None
-        for event in decide_organisation(
+        for event in organisations.decide(
             None, RegisterOrganisation(command_id=uuid.uuid4(), at=now,
                                        organisation_id=organisation, name="CGR")
         ):
-            state = evolve_organisation(state, event)
+            state = organisations.evolve(state, event)
         issue = IssueFeedToken(command_id=uuid.uuid4(), at=now, organisation_id=organisation,
                                token_id=uuid.uuid4(), token_hash="not-a-hash")  # noqa: S106
         with pytest.raises(DomainError) as refused:
-            decide_organisation(state, issue)
+            organisations.decide(state, issue)
         assert refused.value.rule == "token-hash"
         good = IssueFeedToken(command_id=uuid.uuid4(), at=now, organisation_id=organisation,
                               token_id=uuid.uuid4(), token_hash=token_hash("secret"))
-        assert [type(e) for e in decide_organisation(state, good)] == [FeedTokenIssued]
+        assert [type(e) for e in organisations.decide(state, good)] == [FeedTokenIssued]

@@ -39,6 +39,7 @@ from hypothesis import strategies as st
 
 from alliance_events import Alliance
 from alliance_events.demo import DEMO_END, DemoClock, record_minutes
+from alliance_events.domain.common import MeetingKind
 from alliance_events.domain.meetings import MeetingState
 from alliance_events.errors import DomainError
 from alliance_events.ical import ALLIANCE_NAMESPACE, Audience, FeedRenderer
@@ -333,8 +334,9 @@ def test_pendulum_and_the_domain_agree_on_a_repeated_hour() -> None:
     first = pendulum.datetime(2023, 10, 29, 2, 30, tz="Europe/Vienna", fold=0)
     second = pendulum.datetime(2023, 10, 29, 2, 30, tz="Europe/Vienna", fold=1)
     spans = domain_spans(AllianceState(meetings={
-        uuid.UUID(int=1): MeetingState(meeting_id=uuid.UUID(int=1), when=Timed(
-            start=first, end=second))}))
+        uuid.UUID(int=1): MeetingState(meeting_id=uuid.UUID(int=1), title="",
+                                       kind=MeetingKind.OTHER,
+                                       when=Timed(start=first, end=second))}))
     (start, end), = spans.values()
     assert start == _dt.datetime(2023, 10, 29, 0, 30, tzinfo=UTC)
     assert end == _dt.datetime(2023, 10, 29, 1, 30, tzinfo=UTC)

@@ -40,14 +40,16 @@ from alliance_events import (
     UnsupportedURLError,
     open_log,
 )
+from alliance_events.errors import ReadOnlyStorageError
 from alliance_events.log import memory as memory_module
+from alliance_events.log import verify
 from alliance_events.log.base import DEFAULT_PAGE_SIZE, MAX_STREAM_LENGTH
 from alliance_events.log.memory import MemoryLog
 from alliance_events.log.sqlite import SQLiteLog
 from alliance_events.testing import FixedClock
 
 from . import strategies as gen
-from .conftest import postgres_dsn
+from .helpers import postgres_dsn
 from .sample_events import TEST_REGISTRY, Colour, Everything, Noted, Place, Renamed
 
 START = pendulum.datetime(2023, 3, 22, 14, 30, 15, 123456, tz="UTC")
@@ -399,7 +401,8 @@ class TestRefusedArguments:
             text: str
 
         with pytest.raises(UnknownEventTypeError):
-            log.append("s", [noted(1), Unlisted(text="x")], expected_version=0)
+            log.append("s", [noted(1), Unlisted(event_id=uuid.UUID(int=2), text="x")],
+                       expected_version=0)
         assert_nothing_written(log, 0, s=0)
 
     def test_naive_datetime_is_a_codec_error(self, log):
@@ -611,7 +614,7 @@ class TestStoredData:
 
         open_test_log().append("s", [noted(1)], expected_version=0)
         open_test_log(registry=other).append(
-            "s", [NotedElsewhere(note=3)], expected_version=1
+            "s", [NotedElsewhere(event_id=uuid.UUID(int=2), note=3)], expected_version=1
         )
         records = open_test_log().read_all()
         assert next(records).event == noted(1)
@@ -982,3 +985,48 @@ class TestSQLiteFile:
 
         with pytest.raises(LogError):
             open_log(tmp_path / "missing" / "log.db")
+
+
+class TestIntegrityAndReadOnly:
+    """Checksums and read-only handles, the same on every backend."""
+
+    def test_verify_checks_every_record(self, log):
+        """verify() reports ok and the number of records checked."""
+        log.append("a", [noted(1), noted(2)], expected_version=0, metadata={"actor": "x"})
+        log.append("b", [noted(3)], expected_version=0)
+        log.append("a", [noted(4)], expected_version=2)
+        report = verify(log)
+        assert (report.ok, report.checked, report.last_position) == (True, 4, 4)
+
+    def test_a_read_only_handle_reads_and_refuses_appends(self, backend, log_url, log):
+        """mode=ro sees what the writer appended; its append writes nothing."""
+        skip_memory(backend)
+        log.append("a", [noted(1)], expected_version=0)
+        separator = "&" if "?" in log_url else "?"
+        with open_log(f"{log_url}{separator}mode=ro", registry=TEST_REGISTRY) as reader:
+            assert [r.event for r in reader.read_all()] == [noted(1)]
+            with pytest.raises(ReadOnlyStorageError, match="read-only"):
+                reader.append("a", [noted(2)], expected_version=1)
+            log.append("a", [noted(3)], expected_version=1)
+            assert reader.head() == 2
+            assert verify(reader).ok
+        assert log.stream_version("a") == 2
+
+    def test_reads_without_checks_read_the_same(self, backend, log_url, log):
+        """verify=off reads the same records (it only skips the checks)."""
+        skip_memory(backend)
+        log.append("a", [noted(1), noted(2)], expected_version=0)
+        separator = "&" if "?" in log_url else "?"
+        with open_log(f"{log_url}{separator}verify=off", registry=TEST_REGISTRY) as other:
+            assert list(other.read_all()) == list(log.read_all())
+            assert list(other.read_stream("a", after_version=1)) == list(
+                log.read_stream("a", after_version=1)
+            )
+
+    def test_bad_mode_and_verify_options_are_refused(self, backend, log_url):
+        """mode= and verify= take ro/rw and on/off only."""
+        skip_memory(backend)
+        separator = "&" if "?" in log_url else "?"
+        for option in ("mode=rx", "verify=maybe"):
+            with pytest.raises(UnsupportedURLError):
+                open_log(f"{log_url}{separator}{option}", registry=TEST_REGISTRY)

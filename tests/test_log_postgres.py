@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 
-import pendulum
 import psycopg
 import pytest
 
-from alliance_events import open_log
+from alliance_events import new_id, open_log
 from alliance_events.log.postgres import PostgresLog
 
-from .conftest import postgres_dsn
+from .helpers import hold_open_append, postgres_dsn
 from .sample_events import TEST_REGISTRY, Noted
+
+
+def _noted(text: str) -> Noted:
+    """A test.Noted event with a new id."""
+    return Noted(event_id=new_id(), text=text)
+
 
 pytestmark = pytest.mark.postgres
 
@@ -33,20 +37,6 @@ def log(url: str) -> Iterator[PostgresLog]:
     handle.close()
 
 
-def _hold_open_append(log: PostgresLog, stream: str, text: str) -> psycopg.Connection:
-    """Run the log's own append statement in a transaction left open: positions taken."""
-    connection = psycopg.connect(postgres_dsn())
-    connection.execute(
-        log._sql_append["new"],
-        {
-            "stream": stream, "expected": 0, "count": 1, "ids": [uuid.uuid4()],
-            "types": ["test.Noted"], "schemas": [1], "data": [f'{{"text": "{text}"}}'],
-            "metadata": None, "recorded_at": pendulum.now("UTC"),
-        },
-    )
-    return connection
-
-
 def _naive_positions(log: PostgresLog, after: int) -> list[int]:
     with psycopg.connect(postgres_dsn()) as connection:
         rows = connection.execute(
@@ -59,9 +49,9 @@ def _naive_positions(log: PostgresLog, after: int) -> list[int]:
 class TestLateCommit:
     def test_naive_reader_skips_but_ours_waits_for_the_late_commit(self, log: PostgresLog) -> None:
         """A position taken early but committed late is read in order; a naive reader skips it."""
-        log.append("first", [Noted(text="1")], expected_version=0)
-        slow = _hold_open_append(log, "slow", "late")  # takes position 2, holds it
-        log.append("fast", [Noted(text="early")], expected_version=0)  # position 3, commits
+        log.append("first", [_noted("1")], expected_version=0)
+        slow = hold_open_append(log, "slow", "late")  # takes position 2, holds it
+        log.append("fast", [_noted("early")], expected_version=0)  # position 3, commits
 
         # The naive reader ("position > last seen") sees 3 and remembers it ...
         naive_seen = _naive_positions(log, after=1)
@@ -81,9 +71,9 @@ class TestLateCommit:
 
     def test_a_rolled_back_position_is_skipped_once_settled(self, log: PostgresLog) -> None:
         """A hole left by a failed writer blocks readers only while that writer runs."""
-        log.append("first", [Noted(text="1")], expected_version=0)
-        failing = _hold_open_append(log, "failing", "never")  # position 2
-        log.append("after", [Noted(text="3")], expected_version=0)  # position 3
+        log.append("first", [_noted("1")], expected_version=0)
+        failing = hold_open_append(log, "failing", "never")  # position 2
+        log.append("after", [_noted("3")], expected_version=0)  # position 3
         assert list(log.read_all(after=1)) == []
         failing.rollback()
         failing.close()
@@ -95,9 +85,9 @@ class TestLateCommit:
         with psycopg.connect(postgres_dsn()) as other:
             other.execute("CREATE TEMP TABLE unrelated (x int)")
             other.execute("INSERT INTO unrelated VALUES (1)")  # holds an xid, stays open
-            log.append("a", [Noted(text="1")], expected_version=0)
-            failing = _hold_open_append(log, "failing", "never")
-            log.append("b", [Noted(text="3")], expected_version=0)
+            log.append("a", [_noted("1")], expected_version=0)
+            failing = hold_open_append(log, "failing", "never")
+            log.append("b", [_noted("3")], expected_version=0)
             failing.rollback()
             failing.close()
             assert [r.position for r in log.read_all()] == [1, 3]
@@ -113,7 +103,7 @@ class TestLateCommit:
             count = 0
             while time.monotonic() < stop:
                 records = writers[index].append(
-                    f"w{index}", [Noted(text=f"{index}-{count}")], expected_version=count
+                    f"w{index}", [_noted(f"{index}-{count}")], expected_version=count
                 )
                 written.extend(r.position for r in records)
                 count += 1
@@ -136,7 +126,7 @@ class TestLateCommit:
 class TestMigration:
     def test_reopening_a_current_schema_takes_no_lock(self, url: str, log: PostgresLog) -> None:
         """Opening the log while a reader holds a transaction on it does not wait."""
-        log.append("a", [Noted(text="1")], expected_version=0)
+        log.append("a", [_noted("1")], expected_version=0)
         with psycopg.connect(postgres_dsn()) as reader:
             reader.execute(f'SELECT count(*) FROM "{log.schema}".events')  # holds a lock
             started = time.monotonic()
@@ -146,7 +136,7 @@ class TestMigration:
 
     def test_events_table_refuses_update_delete_and_truncate(self, log: PostgresLog) -> None:
         """The log is append-only even for someone with SQL access."""
-        log.append("a", [Noted(text="1")], expected_version=0)
+        log.append("a", [_noted("1")], expected_version=0)
         with psycopg.connect(postgres_dsn(), autocommit=True) as connection:
             for statement in ("UPDATE {}.events SET type = 'x'", "DELETE FROM {}.events",
                               "TRUNCATE {}.events"):
@@ -160,6 +150,6 @@ class TestNotify:
         """LISTEN on the log's channel wakes when an append commits, naming the stream."""
         with psycopg.connect(postgres_dsn(), autocommit=True) as listener:
             listener.execute(f'LISTEN "{log.channel}"')
-            log.append("a", [Noted(text="1"), Noted(text="2")], expected_version=0)
+            log.append("a", [_noted("1"), _noted("2")], expected_version=0)
             notices = list(listener.notifies(timeout=5, stop_after=1))
         assert [n.payload for n in notices] == ["a"]

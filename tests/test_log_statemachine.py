@@ -32,7 +32,7 @@ from alliance_events.log.sqlite import SQLiteLog
 from alliance_events.testing import FixedClock
 
 from . import strategies as gen
-from .conftest import postgres_dsn
+from .helpers import postgres_dsn
 from .sample_events import TEST_REGISTRY, Noted
 
 STREAMS = st.sampled_from(["meeting-1", "meeting-2", "person-ß", "組織"])

@@ -34,6 +34,7 @@ from alliance_events import (
     OpaqueEvent,
     UndecodableRecordError,
     library_registry,
+    new_id,
     open_log,
 )
 from alliance_events.ical import Audience, FeedRenderer
@@ -47,7 +48,7 @@ except ImportError:  # pragma: no cover - the README's test command installs it
     pytest.skip("tests/minutes_tool is not installed: pip install -e tests/minutes_tool",
                 allow_module_level=True)
 
-from .conftest import postgres_dsn
+from .helpers import postgres_dsn
 from .library_story import DIALOGUE, Story, first_half, open_story, second_half
 
 FOREIGN = {"minutes.ActionItemRecorded": 1, "minutes.MinutesApproved": 2}
@@ -137,7 +138,8 @@ def logs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Logs]:
 def haunt(url: str, data: str = GHOST) -> None:
     """Append a record of a type no package defines, as some tool wrote it."""
     with open_log(url) as log:
-        log.append("ghosts", [OpaqueEvent(type_name="ghost.Haunted", schema=1, data=data)],
+        log.append("ghosts", [OpaqueEvent(event_id=new_id(), type_name="ghost.Haunted", schema=1,
+                                          data=data)],
                    expected_version=log.stream_version("ghosts"))
 
 
@@ -353,7 +355,8 @@ class TestTheCommandLine:
         """Data a known type cannot read stops the reader at its position, with the repair."""
         with open_log(logs.shared, registry=EventRegistry()) as log:
             (bad,) = log.append("minutes-x", [OpaqueEvent(
-                type_name="minutes.ActionItemRecorded", schema=1, data='{"text": 3}')],
+                event_id=new_id(), type_name="minutes.ActionItemRecorded", schema=1,
+                data='{"text": 3}')],
                 expected_version=0)
         refused = cli(logs, "meeting", "list")
         assert refused.returncode == 2
@@ -369,7 +372,7 @@ class TestTheCommandLine:
         # A corrupt record of the library's own type stops every reader.
         with open_log(logs.shared, registry=EventRegistry()) as log:
             (worse,) = log.append("meeting-x", [OpaqueEvent(
-                type_name="MeetingScheduled", schema=1, data='{"title": 3}')],
+                event_id=new_id(), type_name="MeetingScheduled", schema=1, data='{"title": 3}')],
                 expected_version=0)
         refused = cli(logs, "meeting", "list", plugins=False)
         assert refused.returncode == 2
@@ -433,8 +436,8 @@ class TestARealFeedServer:
             with Minutes.open(logs.shared) as minutes:
                 minutes.record_action(logs.meeting, text="Book the room", owner="CSU")
             with open_log(logs.shared) as log:
-                log.append("ghosts-2", [OpaqueEvent(type_name="ghost.Howled", schema=3,
-                                                    data="{}")], expected_version=0)
+                log.append("ghosts-2", [OpaqueEvent(event_id=new_id(), type_name="ghost.Howled",
+                                                    schema=3, data="{}")], expected_version=0)
             followed = _wait(lambda: (r := httpx.get(f"{base}/healthz", timeout=1)).json()[
                 "skipped_unknown_types"] == 7 and r)
             assert followed.status_code == 200

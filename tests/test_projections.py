@@ -579,7 +579,8 @@ class TestHistory:
         assert describe(event, STATE) == "an event of another tool: Noted"
         EventRegistry().add(Noted, "elsewhere.Noted")
         assert describe(event, STATE) == "an event of another tool: elsewhere.Noted"
-        opaque = OpaqueEvent(type_name="minutes.MinutesApproved", schema=2, data="{}")
+        opaque = OpaqueEvent(event_id=uuid.uuid4(), type_name="minutes.MinutesApproved", schema=2,
+                             data="{}")
         assert describe(opaque, STATE) == "an event of another tool: minutes.MinutesApproved"
 
 

@@ -22,7 +22,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,13 +33,14 @@ import httpx
 import pendulum
 import pytest
 
-from alliance_events import Alliance, OpaqueEvent, open_log
+from alliance_events import Alliance, OpaqueEvent, new_id, open_log
 from alliance_events.app import token_hash
 from alliance_events.ical import Audience, Feed, FeedRenderer
 from alliance_events.web import FeedServer, create_app, subscribe_links
 from alliance_events.web._pages import PALETTE, STYLE
 
-IDENTITY = {"Accept-Encoding": "identity"}
+from .helpers import IDENTITY, InProcess, running
+
 CLI = [sys.executable, "-m", "alliance_events.cli"]
 
 
@@ -92,56 +92,6 @@ def wait_for(check: Callable[[], bool], timeout: float = 3.0) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-class InProcess:
-    """A blocking client of an app running in process, its lifespan (the follower) too.
-
-    What Starlette's TestClient does, without its deprecated httpx glue: the lifespan and
-    an ``httpx.AsyncClient`` over ``httpx.ASGITransport`` live in a portal's event loop.
-    """
-
-    def __init__(
-        self, app: Any, portal: anyio.from_thread.BlockingPortal, client: httpx.AsyncClient
-    ) -> None:
-        self.app, self._portal, self._client = app, portal, client
-
-    def request(self, method: str, path: str, headers: dict[str, str] | None = None
-                ) -> httpx.Response:
-        return self._portal.call(lambda: self._client.request(method, path, headers=headers))
-
-    def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        return self.request("GET", path, headers)
-
-    def head(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        return self.request("HEAD", path, headers)
-
-    def post(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        return self.request("POST", path, headers)
-
-    def raw(self, path: str, headers: dict[str, str]) -> tuple[httpx.Headers, bytes]:
-        """GET and return the headers and the body as sent (not decompressed)."""
-
-        async def fetch() -> tuple[httpx.Headers, bytes]:
-            async with self._client.stream("GET", path, headers=headers) as response:
-                return response.headers, b"".join([c async for c in response.aiter_raw()])
-
-        return self._portal.call(fetch)
-
-
-@contextmanager
-def running(app: Any) -> Iterator[InProcess]:
-    with (
-        anyio.from_thread.start_blocking_portal() as portal,
-        portal.wrap_async_context_manager(app.router.lifespan_context(app)),
-    ):
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        )
-        try:
-            yield InProcess(app, portal, client)
-        finally:
-            portal.call(client.aclose)
 
 
 @pytest.fixture
@@ -325,8 +275,10 @@ class TestFollowing:
             with running(app) as client:
                 with open_log(seeded.url) as log:
                     log.append("elsewhere", [
-                        OpaqueEvent(type_name="ghost.Haunted", schema=1, data="{}"),
-                        OpaqueEvent(type_name="ghost.Haunted", schema=2, data="[]"),
+                        OpaqueEvent(event_id=new_id(), type_name="ghost.Haunted", schema=1,
+                                    data="{}"),
+                        OpaqueEvent(event_id=new_id(), type_name="ghost.Haunted", schema=2,
+                                    data="[]"),
                     ], expected_version=0)
                 assert wait_for(
                     lambda: client.get("/healthz").json()["skipped_unknown_types"] == 2

@@ -11,10 +11,13 @@
     ...     [m.title for m in alliance.meetings()]
     ['Informal Meeting']
 
-Every command method takes keyword arguments, checks them, reads the aggregate's stream,
-lets the domain decide, and appends the events with the stream's version as the expected
-one. When another writer appended first, it reads the stream again and decides again (a
-bounded number of times). A refused command raises a
+Every command method takes keyword arguments, checks them and builds its command; one
+path runs them all (``Alliance._run``, driven by the table ``_ROUTES``: which aggregate
+decides each command class, and on which stream): it reads the aggregate's stream, folds
+it with the aggregate's ``evolve``, looks up what the decision refers to, lets the
+aggregate's ``decide`` decide, and appends the events with the stream's version as the
+expected one. When another writer appended first, it reads the stream again, looks the
+references up again and decides again (a bounded number of times). A refused command raises a
 :class:`~alliance_events.errors.DomainError` (or a ``TimingError``) and appends nothing.
 
 Each command gets an id (``command_id=``, or a new one); its events' ids derive from it,
@@ -28,14 +31,16 @@ import datetime as _dt
 import enum
 import hashlib
 import hmac
+import operator
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 import pendulum
 
 from alliance_events.clock import Clock, IdFactory, new_id, system_clock
+from alliance_events.domain import deadlines as dl
 from alliance_events.domain import directory as dr
 from alliance_events.domain import meetings as mt
 from alliance_events.domain import settings as st
@@ -47,10 +52,10 @@ from alliance_events.domain.common import (
     MeetingStatus,
     OfficerRole,
     Role,
+    fold,
 )
 from alliance_events.domain.deadlines import (
     CancelDeadline,
-    Deadline,
     DeadlineKind,
     Due,
     DueAt,
@@ -58,8 +63,6 @@ from alliance_events.domain.deadlines import (
     ExtendDeadline,
     RecordReminderSent,
     SetDeadline,
-    decide_deadline,
-    evolve_deadline,
 )
 from alliance_events.errors import (
     ConcurrencyError,
@@ -85,6 +88,7 @@ from alliance_events.projections.registration import (
 )
 from alliance_events.projections.runner import ProjectionRunner
 from alliance_events.timing import (
+    DEFAULT_ZONE,
     AllDay,
     Disambiguate,
     Timed,
@@ -133,6 +137,142 @@ def _duration(value: _dt.timedelta | str | int) -> pendulum.Duration:
     if not isinstance(parsed, pendulum.Duration):
         raise RuleViolation("reminder", f"{value!r} is not a duration such as P7D")
     return parsed
+
+
+# -- the command path -------------------------------------------------------------------
+
+
+class _Aggregate(NamedTuple):
+    """One aggregate as the application runs its commands: the domain's one face.
+
+    ``refs(alliance, command, key)`` looks up what a decision needs from outside the
+    stream (of the stream keyed ``key``), anew at each attempt.
+    """
+
+    stream: Callable[[Any], str]
+    evolve: Callable[[Any, Event], Any]
+    decide: Callable[[Any, Any, Any], list[Event]]
+    refs: Callable[[Alliance, Any, Any], Any]
+
+
+def _no_refs(_: Alliance, __: Command, ___: object) -> None:
+    return None
+
+
+def _known_organisations(alliance: Alliance, _: Command, __: object) -> Mapping[uuid.UUID, Any]:
+    return alliance.state.organisations
+
+
+def _known_persons(alliance: Alliance, _: Command, __: object) -> Mapping[uuid.UUID, Any]:
+    return alliance.state.persons
+
+
+def _meeting_refs(alliance: Alliance, command: Command, meeting_id: uuid.UUID) -> mt.Refs:
+    """Look up what a meeting command refers to, as of now."""
+    state = alliance.state
+    parent = None
+    if isinstance(command, mt.ScheduleMeeting):
+        # A new meeting: its lineage is its parent's (the parent's own state is
+        # checked by the domain).
+        parent = None if command.parent_id is None else state.meeting(command.parent_id)
+        lineage = [] if parent is None else state.ancestors(parent.meeting_id)
+    else:
+        lineage = state.ancestors(meeting_id)
+    return mt.Refs(
+        parent=parent,
+        ancestor_cancelled=any(m.cancelled for m in lineage),
+        organisations=state.organisations,
+        persons=state.persons,
+    )
+
+
+_MEETING: Final = _Aggregate(mt.meeting_stream, mt.evolve, mt.decide, _meeting_refs)
+_DEADLINE: Final = _Aggregate(dl.deadline_stream, dl.evolve, dl.decide, _known_organisations)
+_ORGANISATION: Final = _Aggregate(
+    dr.organisation_stream, dr.organisations.evolve, dr.organisations.decide, _no_refs
+)
+_PERSON: Final = _Aggregate(
+    dr.person_stream, dr.persons.evolve, dr.persons.decide, _known_organisations
+)
+_BODY: Final = _Aggregate(dr.body_stream, dr.bodies.evolve, dr.bodies.decide, _known_persons)
+_SETTINGS: Final = _Aggregate(st.settings_stream, st.evolve, st.decide, _no_refs)
+
+_Route = Callable[["Alliance", Any], tuple[_Aggregate, Any]]
+"""Where a command is decided: its aggregate, and the key of its stream."""
+
+
+def _by(aggregate: _Aggregate, field: str) -> _Route:
+    """Route to ``aggregate``'s stream keyed by the command's ``field``."""
+    key = operator.attrgetter(field)
+    return lambda _, command: (aggregate, key(command))
+
+
+def _feed_settings(_: Alliance, __: st.SetFeedAddress) -> tuple[_Aggregate, str]:
+    return _SETTINGS, st.FEEDS
+
+
+def _new_deadline(_: Alliance, command: SetDeadline) -> tuple[_Aggregate, uuid.UUID]:
+    """Route a new deadline to its meeting's stream, or (on its own) to a new one."""
+    if command.meeting_id is not None:
+        return _MEETING, command.meeting_id
+    return _DEADLINE, command.deadline_id
+
+
+def _deadline(
+    alliance: Alliance, command: ExtendDeadline | CancelDeadline | RecordReminderSent
+) -> tuple[_Aggregate, uuid.UUID]:
+    """Find the stream a deadline lives in: its meeting's, or its own."""
+    state = alliance.state
+    for meeting in state.meetings.values():
+        if meeting.deadline(command.deadline_id) is not None:
+            return _MEETING, meeting.meeting_id
+    if command.deadline_id not in state.deadlines:
+        raise UnknownReferenceError(
+            "unknown-deadline", f"no deadline {command.deadline_id} is set"
+        )
+    return _DEADLINE, command.deadline_id
+
+
+_ON_MEETING: Final = _by(_MEETING, "meeting_id")
+
+_ROUTES: Final[Mapping[type[Command], _Route]] = {
+    # the directory
+    dr.RegisterOrganisation: _by(_ORGANISATION, "organisation_id"),
+    dr.IssueFeedToken: _by(_ORGANISATION, "organisation_id"),
+    dr.RevokeFeedToken: _by(_ORGANISATION, "organisation_id"),
+    dr.RegisterPerson: _by(_PERSON, "person_id"),
+    dr.ChangePersonDetails: _by(_PERSON, "person_id"),
+    dr.AppointOfficer: _by(_BODY, "body"),
+    # settings
+    st.SetFeedAddress: _feed_settings,
+    # meetings: scheduling
+    mt.ScheduleMeeting: _ON_MEETING,
+    mt.RescheduleMeeting: _ON_MEETING,
+    mt.ChangeMeetingDetails: _ON_MEETING,
+    mt.ConfirmMeeting: _ON_MEETING,
+    mt.CancelMeeting: _ON_MEETING,
+    mt.ReinstateMeeting: _ON_MEETING,
+    mt.AttachLink: _ON_MEETING,
+    mt.RecordAttendance: _ON_MEETING,
+    # meetings: registration
+    mt.OpenRegistration: _ON_MEETING,
+    mt.CloseRegistration: _ON_MEETING,
+    mt.ReopenRegistration: _ON_MEETING,
+    mt.ChangeRegistrationWindow: _ON_MEETING,
+    mt.ChangeCapacity: _ON_MEETING,
+    mt.ChangeQuota: _ON_MEETING,
+    mt.NominateDelegate: _ON_MEETING,
+    mt.WithdrawNomination: _ON_MEETING,
+    mt.ConfirmNomination: _ON_MEETING,
+    mt.DeclineNomination: _ON_MEETING,
+    mt.RequestSpeaking: _ON_MEETING,
+    # deadlines: of a meeting (in its stream), or on their own
+    SetDeadline: _new_deadline,
+    ExtendDeadline: _deadline,
+    CancelDeadline: _deadline,
+    RecordReminderSent: _deadline,
+}
+"""Every command the application runs: which aggregate decides it, on which stream."""
 
 
 class Alliance:
@@ -271,7 +411,7 @@ class Alliance:
         except ValueError:
             raise RuleViolation("as-of", f"as of {value!r}: not a date or time") from None
         if parsed.tzinfo is None:
-            return local_datetime(parsed, "Europe/Vienna", disambiguate="earlier")
+            return local_datetime(parsed, DEFAULT_ZONE, disambiguate="earlier")
         return pendulum.instance(parsed)
 
     # -- running commands ----------------------------------------------------------------
@@ -292,20 +432,31 @@ class Alliance:
             return uuid.uuid5(command_id, kind)
         return self.ids()
 
-    def _command_fields(self, command_id: uuid.UUID | None, actor: str | None) -> dict[str, Any]:
-        return {
-            "command_id": self.ids() if command_id is None else command_id,
-            "at": pendulum.instance(self.clock()),
-            "actor": actor,
-        }
-
-    def _execute(
+    def _do(
         self,
-        stream: str,
-        command: Command,
-        decide: Callable[[list[Recorded]], list[Event]],
+        command_class: type[Command],
+        command_id: uuid.UUID | None,
+        actor: str | None,
+        **fields: Any,
     ) -> list[Recorded]:
-        """Decide ``command`` on ``stream``'s records and append, retrying on conflicts."""
+        """Build a command of ``command_class`` given now (with a new id if none) and run it."""
+        command = command_class(
+            command_id=self.ids() if command_id is None else command_id,
+            at=pendulum.instance(self.clock()),
+            actor=actor,
+            **fields,
+        )
+        return self._run(command)
+
+    def _run(self, command: Command) -> list[Recorded]:
+        """Decide ``command`` on its aggregate's stream and append, retrying on conflicts.
+
+        The stream's records are folded with the aggregate's ``evolve``; its ``refs``
+        are looked up at each attempt. A command whose id is recorded already returns
+        those records instead of recording again.
+        """
+        aggregate, key = _ROUTES[type(command)](self, command)
+        stream = aggregate.stream(key)
         metadata = {
             "actor": command.actor,
             "command": type(command).__name__,
@@ -316,7 +467,8 @@ class Alliance:
             done = [r for r in records if r.metadata.get("command_id") == metadata["command_id"]]
             if done:
                 return done  # the same command, recorded already: do not record it twice
-            events = decide(records)
+            state = fold(aggregate.evolve, (record.event for record in records))
+            events = aggregate.decide(state, command, aggregate.refs(self, command, key))
             if not events:
                 return []
             try:
@@ -326,40 +478,6 @@ class Alliance:
             except ConcurrencyError:
                 continue
         raise ConcurrencyError(stream, len(records), self.log.stream_version(stream))
-
-    def _refs(self, command: Command, meeting_id: uuid.UUID) -> mt.Refs:
-        """Look up what a meeting command refers to, as of now (each attempt anew)."""
-        state = self.state
-        parent = None
-        if isinstance(command, mt.ScheduleMeeting):
-            # A new meeting: its lineage is its parent's (the parent's own state is
-            # checked by the domain).
-            parent = None if command.parent_id is None else state.meeting(command.parent_id)
-            lineage = [] if parent is None else state.ancestors(parent.meeting_id)  # type: ignore[arg-type]
-        else:
-            lineage = state.ancestors(meeting_id)
-        return mt.Refs(
-            parent=parent,
-            ancestor_cancelled=any(m.cancelled for m in lineage),
-            organisations=state.organisations,
-            persons=state.persons,
-        )
-
-    def _meeting_command(
-        self, command: Command, meeting_id: uuid.UUID | None = None
-    ) -> list[Recorded]:
-        """Decide a command on a meeting's stream (``meeting_id``: if the command has none)."""
-        if meeting_id is None:
-            meeting_id = command.meeting_id  # type: ignore[attr-defined]
-        assert meeting_id is not None  # noqa: S101 - every meeting command names its meeting
-
-        def decide(records: list[Recorded]) -> list[Event]:
-            meeting = mt.MeetingState()
-            for record in records:
-                meeting = mt.evolve(meeting, record.event)
-            return mt.decide(meeting, command, self._refs(command, meeting_id))
-
-        return self._execute(mt.meeting_stream(meeting_id), command, decide)
 
     # -- directory -----------------------------------------------------------------------
 
@@ -375,12 +493,8 @@ class Alliance:
     ) -> uuid.UUID:
         """Make an organisation known; return its id."""
         organisation_id = self._new_id(organisation_id, command_id, "organisation")
-        self._organisation_command(
-            dr.RegisterOrganisation(
-                organisation_id=organisation_id, name=name, acronym=acronym, member=member,
-                **self._command_fields(command_id, actor),
-            )
-        )
+        self._do(dr.RegisterOrganisation, command_id, actor, organisation_id=organisation_id,
+                 name=name, acronym=acronym, member=member)
         return organisation_id
 
     def issue_feed_token(
@@ -399,11 +513,8 @@ class Alliance:
         """
         token = secrets.token_urlsafe(32)
         token_id = self._new_id(None, command_id, "feed-token")
-        command = dr.IssueFeedToken(
-            organisation_id=organisation, token_id=token_id, token_hash=token_hash(token),
-            label=label, **self._command_fields(command_id, actor),
-        )
-        self._organisation_command(command)
+        self._do(dr.IssueFeedToken, command_id, actor, organisation_id=organisation,
+                 token_id=token_id, token_hash=token_hash(token), label=label)
         return token_id, token
 
     def revoke_feed_token(
@@ -416,10 +527,8 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Stop a private feed address from working."""
-        self._organisation_command(
-            dr.RevokeFeedToken(organisation_id=organisation, token_id=token_id, reason=reason,
-                               **self._command_fields(command_id, actor))
-        )
+        self._do(dr.RevokeFeedToken, command_id, actor, organisation_id=organisation,
+                 token_id=token_id, reason=reason)
 
     def organisation_for_token(self, token: str) -> uuid.UUID | None:
         """Return the organisation a live feed token opens, or None (wrong or revoked).
@@ -450,15 +559,7 @@ class Alliance:
                 one with a query, fragment or credentials (rule ``base-url``).
 
         """
-        command = st.SetFeedAddress(base_url=base_url, **self._command_fields(command_id, actor))
-
-        def decide(records: list[Recorded]) -> list[Event]:
-            state = None
-            for record in records:
-                state = st.evolve_feed_settings(state, record.event)
-            return st.decide_feed_settings(state, command)
-
-        self._execute(st.FEEDS_STREAM, command, decide)
+        self._do(st.SetFeedAddress, command_id, actor, base_url=base_url)
         return st.normalise_base_url(base_url)
 
     @property
@@ -474,17 +575,6 @@ class Alliance:
         base_url = self.feed_address
         return None if base_url is None else subscribe_links(base_url, token)
 
-    def _organisation_command(self, command: Command) -> list[Recorded]:
-        organisation_id: uuid.UUID = command.organisation_id  # type: ignore[attr-defined]
-
-        def decide(records: list[Recorded]) -> list[Event]:
-            state = None
-            for record in records:
-                state = dr.evolve_organisation(state, record.event)
-            return dr.decide_organisation(state, command)  # type: ignore[arg-type]
-
-        return self._execute(dr.organisation_stream(organisation_id), command, decide)
-
     def register_person(
         self,
         *,
@@ -497,19 +587,8 @@ class Alliance:
     ) -> uuid.UUID:
         """Make a person known (their name and e-mail are personal data); return the id."""
         person_id = self._new_id(person_id, command_id, "person")
-        command = dr.RegisterPerson(
-            person_id=person_id, name=name, email=email, organisation_id=organisation,
-            **self._command_fields(command_id, actor),
-        )
-        organisations = set(self.state.organisations)
-
-        def decide(records: list[Recorded]) -> list[Event]:
-            state = None
-            for record in records:
-                state = dr.evolve_person(state, record.event)
-            return dr.decide_person(state, command, organisations)
-
-        self._execute(dr.person_stream(person_id), command, decide)
+        self._do(dr.RegisterPerson, command_id, actor, person_id=person_id, name=name,
+                 email=email, organisation_id=organisation)
         return person_id
 
     def appoint_officer(
@@ -523,19 +602,8 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Appoint ``person`` to ``role`` in ``body`` from ``since`` (replacing the holder)."""
-        command = dr.AppointOfficer(
-            body=body, role=_enum(OfficerRole, role, "role"), person_id=person,
-            since=local_date(since), **self._command_fields(command_id, actor),
-        )
-        persons = set(self.state.persons)
-
-        def decide(records: list[Recorded]) -> list[Event]:
-            state = None
-            for record in records:
-                state = dr.evolve_body(state, record.event)
-            return dr.decide_body(state, command, persons)
-
-        self._execute(dr.body_stream(body), command, decide)
+        self._do(dr.AppointOfficer, command_id, actor, body=body,
+                 role=_enum(OfficerRole, role, "role"), person_id=person, since=local_date(since))
 
     def find_organisation(self, name: str) -> uuid.UUID:
         """Return the id of the organisation with this name or acronym (any case).
@@ -598,24 +666,20 @@ class Alliance:
             return meeting_id
         wanted = text.casefold()
         matches = sorted(
-            (
-                m for m in state.meetings.values()
-                if m.exists and wanted and m.title.casefold() == wanted
-            ),
-            key=lambda m: _sort_key(m.when),  # type: ignore[arg-type]
+            (m for m in state.meetings.values() if wanted and m.title.casefold() == wanted),
+            key=lambda m: _sort_key(m.when),
         )
         if not matches:
             raise UnknownReferenceError("unknown-meeting", f"no meeting is called {name!r}")
         if len(matches) > 1:
             candidates = "; ".join(
-                f"{m.meeting_id} ({describe_when(m.when)})"  # type: ignore[arg-type]
-                for m in matches
+                f"{m.meeting_id} ({describe_when(m.when)})" for m in matches
             )
             raise UnknownReferenceError(
                 "ambiguous-meeting",
                 f"{len(matches)} meetings are called {name!r}: {candidates}; name one by its id",
             )
-        return matches[0].meeting_id  # type: ignore[return-value]
+        return matches[0].meeting_id
 
     def find_deadline(self, name: str) -> uuid.UUID:
         """Return the id of the deadline with this id or title (a whole title, any case).
@@ -674,7 +738,7 @@ class Alliance:
         kind: MeetingKind | str = MeetingKind.INFORMAL_MEETING,
         start: str | _dt.datetime | None = None,
         end: str | _dt.datetime | None = None,
-        zone: str = "Europe/Vienna",
+        zone: str = DEFAULT_ZONE,
         first_day: str | _dt.date | None = None,
         last_day: str | _dt.date | None = None,
         disambiguate: Disambiguate = "raise",
@@ -696,7 +760,8 @@ class Alliance:
         refused unless ``disambiguate`` says "earlier" or "later".
         """
         meeting_id = self._new_id(meeting_id, command_id, "meeting")
-        command = mt.ScheduleMeeting(
+        self._do(
+            mt.ScheduleMeeting, command_id, actor,
             meeting_id=meeting_id,
             title=title,
             kind=_enum(MeetingKind, kind, "kind"),
@@ -707,9 +772,7 @@ class Alliance:
             tentative=tentative,
             organiser=organiser,
             description=description,
-            **self._command_fields(command_id, actor),
         )
-        self._meeting_command(command)
         return meeting_id
 
     def reschedule_meeting(
@@ -718,7 +781,7 @@ class Alliance:
         *,
         start: str | _dt.datetime | None = None,
         end: str | _dt.datetime | None = None,
-        zone: str = "Europe/Vienna",
+        zone: str = DEFAULT_ZONE,
         first_day: str | _dt.date | None = None,
         last_day: str | _dt.date | None = None,
         disambiguate: Disambiguate = "raise",
@@ -727,14 +790,9 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Move a meeting (its UID stays, its calendar SEQUENCE rises)."""
-        self._meeting_command(
-            mt.RescheduleMeeting(
-                meeting_id=meeting,
-                when=self._when(start, end, zone, first_day, last_day, disambiguate),
-                reason=reason,
-                **self._command_fields(command_id, actor),
-            )
-        )
+        self._do(mt.RescheduleMeeting, command_id, actor, meeting_id=meeting,
+                 when=self._when(start, end, zone, first_day, last_day, disambiguate),
+                 reason=reason)
 
     def change_meeting_details(
         self,
@@ -749,21 +807,15 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Change a meeting's details (``None``: unchanged; ``""``: cleared)."""
-        self._meeting_command(
-            mt.ChangeMeetingDetails(
-                meeting_id=meeting, title=title, location=location, online_url=online_url,
-                organiser=organiser, description=description,
-                **self._command_fields(command_id, actor),
-            )
-        )
+        self._do(mt.ChangeMeetingDetails, command_id, actor, meeting_id=meeting, title=title,
+                 location=location, online_url=online_url, organiser=organiser,
+                 description=description)
 
     def confirm_meeting(
         self, meeting: uuid.UUID, *, actor: str | None = None, command_id: uuid.UUID | None = None
     ) -> None:
         """Confirm a tentative meeting."""
-        self._meeting_command(
-            mt.ConfirmMeeting(meeting_id=meeting, **self._command_fields(command_id, actor))
-        )
+        self._do(mt.ConfirmMeeting, command_id, actor, meeting_id=meeting)
 
     def cancel_meeting(
         self,
@@ -774,11 +826,7 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Cancel a meeting; its sessions and side events show as cancelled too."""
-        self._meeting_command(
-            mt.CancelMeeting(
-                meeting_id=meeting, reason=reason, **self._command_fields(command_id, actor)
-            )
-        )
+        self._do(mt.CancelMeeting, command_id, actor, meeting_id=meeting, reason=reason)
 
     def reinstate_meeting(
         self,
@@ -789,11 +837,7 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Take back a cancellation made by mistake (a reason is required)."""
-        self._meeting_command(
-            mt.ReinstateMeeting(
-                meeting_id=meeting, reason=reason, **self._command_fields(command_id, actor)
-            )
-        )
+        self._do(mt.ReinstateMeeting, command_id, actor, meeting_id=meeting, reason=reason)
 
     def attach_link(
         self,
@@ -806,12 +850,8 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Attach a report, recording or document to a meeting."""
-        self._meeting_command(
-            mt.AttachLink(
-                meeting_id=meeting, kind=_enum(LinkKind, kind, "kind"), url=url, title=title,
-                **self._command_fields(command_id, actor),
-            )
-        )
+        self._do(mt.AttachLink, command_id, actor, meeting_id=meeting,
+                 kind=_enum(LinkKind, kind, "kind"), url=url, title=title)
 
     def record_attendance(
         self,
@@ -828,11 +868,7 @@ class Alliance:
             else mt.Attendee(person_id=a[0], organisation_id=a[1], capacity=a[2])
             for a in attendees
         )
-        self._meeting_command(
-            mt.RecordAttendance(
-                meeting_id=meeting, attendees=people, **self._command_fields(command_id, actor)
-            )
-        )
+        self._do(mt.RecordAttendance, command_id, actor, meeting_id=meeting, attendees=people)
 
     # -- registration --------------------------------------------------------------------
 
@@ -853,7 +889,7 @@ class Alliance:
         *,
         opens: str | _dt.datetime | _dt.date,
         closes: str | _dt.datetime | _dt.date,
-        zone: str = "Europe/Vienna",
+        zone: str = DEFAULT_ZONE,
         capacity: int | None = None,
         quotas: Mapping[Role | str, int] | None = None,
         funded_places: int | None = None,
@@ -867,18 +903,16 @@ class Alliance:
         ``quotas`` maps roles to the most delegates of that role per delegation, e.g.
         ``{"speaker": 1, "alternate": 1}``.
         """
-        self._meeting_command(
-            mt.OpenRegistration(
-                meeting_id=meeting,
-                opens_at=self._moment(opens, zone, end=False),
-                closes_at=self._moment(closes, zone, end=True),
-                capacity=capacity,
-                quotas=_quotas(quotas or {}),
-                funded_places=funded_places,
-                funded_per_delegation=funded_per_delegation,
-                funded_roles=tuple(_enum(Role, r, "funded_roles") for r in funded_roles),
-                **self._command_fields(command_id, actor),
-            )
+        self._do(
+            mt.OpenRegistration, command_id, actor,
+            meeting_id=meeting,
+            opens_at=self._moment(opens, zone, end=False),
+            closes_at=self._moment(closes, zone, end=True),
+            capacity=capacity,
+            quotas=_quotas(quotas or {}),
+            funded_places=funded_places,
+            funded_per_delegation=funded_per_delegation,
+            funded_roles=tuple(_enum(Role, r, "funded_roles") for r in funded_roles),
         )
 
     def close_registration(
@@ -890,28 +924,20 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Close registration now."""
-        self._meeting_command(
-            mt.CloseRegistration(
-                meeting_id=meeting, reason=reason, **self._command_fields(command_id, actor)
-            )
-        )
+        self._do(mt.CloseRegistration, command_id, actor, meeting_id=meeting, reason=reason)
 
     def reopen_registration(
         self,
         meeting: uuid.UUID,
         *,
         closes: str | _dt.datetime | _dt.date,
-        zone: str = "Europe/Vienna",
+        zone: str = DEFAULT_ZONE,
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Open a closed registration again until ``closes``."""
-        self._meeting_command(
-            mt.ReopenRegistration(
-                meeting_id=meeting, closes_at=self._moment(closes, zone, end=True),
-                **self._command_fields(command_id, actor),
-            )
-        )
+        self._do(mt.ReopenRegistration, command_id, actor, meeting_id=meeting,
+                 closes_at=self._moment(closes, zone, end=True))
 
     def change_registration_window(
         self,
@@ -919,19 +945,14 @@ class Alliance:
         *,
         opens: str | _dt.datetime | _dt.date,
         closes: str | _dt.datetime | _dt.date,
-        zone: str = "Europe/Vienna",
+        zone: str = DEFAULT_ZONE,
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Move the registration window."""
-        self._meeting_command(
-            mt.ChangeRegistrationWindow(
-                meeting_id=meeting,
-                opens_at=self._moment(opens, zone, end=False),
-                closes_at=self._moment(closes, zone, end=True),
-                **self._command_fields(command_id, actor),
-            )
-        )
+        self._do(mt.ChangeRegistrationWindow, command_id, actor, meeting_id=meeting,
+                 opens_at=self._moment(opens, zone, end=False),
+                 closes_at=self._moment(closes, zone, end=True))
 
     def change_capacity(
         self,
@@ -942,11 +963,7 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Change the room's capacity; the waiting list moves up (or back) accordingly."""
-        self._meeting_command(
-            mt.ChangeCapacity(
-                meeting_id=meeting, capacity=capacity, **self._command_fields(command_id, actor)
-            )
-        )
+        self._do(mt.ChangeCapacity, command_id, actor, meeting_id=meeting, capacity=capacity)
 
     def change_quota(
         self,
@@ -957,12 +974,7 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Replace the per-delegation quotas."""
-        self._meeting_command(
-            mt.ChangeQuota(
-                meeting_id=meeting, quotas=_quotas(quotas),
-                **self._command_fields(command_id, actor),
-            )
-        )
+        self._do(mt.ChangeQuota, command_id, actor, meeting_id=meeting, quotas=_quotas(quotas))
 
     def nominate(
         self,
@@ -978,17 +990,9 @@ class Alliance:
     ) -> uuid.UUID:
         """Nominate a delegate; over capacity it goes on the waiting list. Return its id."""
         nomination_id = self._new_id(nomination_id, command_id, "nomination")
-        self._meeting_command(
-            mt.NominateDelegate(
-                meeting_id=meeting,
-                nomination_id=nomination_id,
-                organisation_id=organisation,
-                person_id=person,
-                role=_enum(Role, role, "role"),
-                funding_requested=funding_requested,
-                **self._command_fields(command_id, actor),
-            )
-        )
+        self._do(mt.NominateDelegate, command_id, actor, meeting_id=meeting,
+                 nomination_id=nomination_id, organisation_id=organisation, person_id=person,
+                 role=_enum(Role, role, "role"), funding_requested=funding_requested)
         return nomination_id
 
     def withdraw_nomination(
@@ -1001,12 +1005,8 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Withdraw a nomination (its seat goes to the first on the waiting list)."""
-        self._meeting_command(
-            mt.WithdrawNomination(
-                meeting_id=meeting, nomination_id=nomination, reason=reason,
-                **self._command_fields(command_id, actor),
-            )
-        )
+        self._do(mt.WithdrawNomination, command_id, actor, meeting_id=meeting,
+                 nomination_id=nomination, reason=reason)
 
     def confirm_nomination(
         self,
@@ -1018,12 +1018,8 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Confirm a seated nomination, funded or not (within the funding caps)."""
-        self._meeting_command(
-            mt.ConfirmNomination(
-                meeting_id=meeting, nomination_id=nomination, funded=funded,
-                **self._command_fields(command_id, actor),
-            )
-        )
+        self._do(mt.ConfirmNomination, command_id, actor, meeting_id=meeting,
+                 nomination_id=nomination, funded=funded)
 
     def decline_nomination(
         self,
@@ -1035,12 +1031,8 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Decline a nomination (its seat goes to the first on the waiting list)."""
-        self._meeting_command(
-            mt.DeclineNomination(
-                meeting_id=meeting, nomination_id=nomination, reason=reason,
-                **self._command_fields(command_id, actor),
-            )
-        )
+        self._do(mt.DeclineNomination, command_id, actor, meeting_id=meeting,
+                 nomination_id=nomination, reason=reason)
 
     def request_speaking(
         self,
@@ -1056,13 +1048,9 @@ class Alliance:
     ) -> uuid.UUID:
         """Record an organisation's request to speak on one day of the meeting."""
         request_id = self._new_id(request_id, command_id, "speaking-request")
-        self._meeting_command(
-            mt.RequestSpeaking(
-                meeting_id=meeting, request_id=request_id, organisation_id=organisation,
-                day=local_date(day), topic=topic, person_id=person,
-                **self._command_fields(command_id, actor),
-            )
-        )
+        self._do(mt.RequestSpeaking, command_id, actor, meeting_id=meeting,
+                 request_id=request_id, organisation_id=organisation, day=local_date(day),
+                 topic=topic, person_id=person)
         return request_id
 
     # -- deadlines -----------------------------------------------------------------------
@@ -1082,7 +1070,7 @@ class Alliance:
         *,
         title: str,
         due: str | _dt.datetime | _dt.date,
-        zone: str = "Europe/Vienna",
+        zone: str = DEFAULT_ZONE,
         kind: DeadlineKind | str = DeadlineKind.OTHER,
         meeting: uuid.UUID | None = None,
         organisation: uuid.UUID | None = None,
@@ -1099,7 +1087,8 @@ class Alliance:
         number of days.
         """
         deadline_id = self._new_id(deadline_id, command_id, "deadline")
-        command = SetDeadline(
+        self._do(
+            SetDeadline, command_id, actor,
             deadline_id=deadline_id,
             title=title,
             due=self._due(due, zone),
@@ -1109,50 +1098,22 @@ class Alliance:
             reminders=tuple(_duration(r) for r in reminders),
             public=public,
             description=description,
-            **self._command_fields(command_id, actor),
         )
-        if meeting is not None:
-            self._meeting_command(command)
-        else:
-            self._deadline_command(f"deadline-{deadline_id}", command)
         return deadline_id
-
-    def _deadline_command(self, stream: str, command: Command) -> list[Recorded]:
-        def decide(records: list[Recorded]) -> list[Event]:
-            state: Deadline | None = None
-            for record in records:
-                state = evolve_deadline(state, record.event)
-            return decide_deadline(state, command, self.state.organisations)
-
-        return self._execute(stream, command, decide)
-
-    def _on_deadline(self, deadline: uuid.UUID, command: Command) -> None:
-        """Run a command on a deadline, in its meeting's stream or its own."""
-        state = self.state
-        for meeting in state.meetings.values():
-            if meeting.deadline(deadline) is not None:
-                self._meeting_command(command, meeting.meeting_id)
-                return
-        if deadline not in state.deadlines:
-            raise UnknownReferenceError("unknown-deadline", f"no deadline {deadline} is set")
-        self._deadline_command(f"deadline-{deadline}", command)
 
     def extend_deadline(
         self,
         deadline: uuid.UUID,
         *,
         due: str | _dt.datetime | _dt.date,
-        zone: str = "Europe/Vienna",
+        zone: str = DEFAULT_ZONE,
         reason: str = "",
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Move a deadline later."""
-        self._on_deadline(
-            deadline,
-            ExtendDeadline(deadline_id=deadline, due=self._due(due, zone), reason=reason,
-                           **self._command_fields(command_id, actor)),
-        )
+        self._do(ExtendDeadline, command_id, actor, deadline_id=deadline,
+                 due=self._due(due, zone), reason=reason)
 
     def cancel_deadline(
         self,
@@ -1163,11 +1124,7 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Cancel a deadline."""
-        self._on_deadline(
-            deadline,
-            CancelDeadline(deadline_id=deadline, reason=reason,
-                           **self._command_fields(command_id, actor)),
-        )
+        self._do(CancelDeadline, command_id, actor, deadline_id=deadline, reason=reason)
 
     def record_reminder_sent(
         self,
@@ -1179,11 +1136,8 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Record that a reminder of the deadline went out (the mailing tool calls this)."""
-        self._on_deadline(
-            deadline,
-            RecordReminderSent(deadline_id=deadline, channel=channel, note=note,
-                               **self._command_fields(command_id, actor)),
-        )
+        self._do(RecordReminderSent, command_id, actor, deadline_id=deadline, channel=channel,
+                 note=note)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -1222,11 +1176,10 @@ class Alliance:
         views = [
             meeting_view(state, m)
             for m in state.meetings.values()
-            if m.exists
-            and (wanted is None or m.kind is wanted)
+            if (wanted is None or m.kind is wanted)
             and (parent is None or m.parent_id == parent)
-            and (first is None or m.when.last_day >= first)  # type: ignore[union-attr]
-            and (last is None or m.when.first_day <= last)  # type: ignore[union-attr]
+            and (first is None or m.when.last_day >= first)
+            and (last is None or m.when.first_day <= last)
         ]
         if not include_cancelled:
             views = [v for v in views if v.status is not MeetingStatus.CANCELLED]
@@ -1278,6 +1231,19 @@ class Alliance:
         records = self.log.read_stream(mt.meeting_stream(meeting_id))
         if as_of is not None:
             records = (r for r in records if r.position <= state.position)
+        return [history_entry(record, state) for record in records]
+
+    # -- queries for the edges -------------------------------------------------------------
+    # (The command line and the feed server reach the projections through the
+    # application only: tests/test_layers.py.)
+
+    def history_entries(self, records: Iterable[Recorded]) -> list[HistoryEntry]:
+        """Return ``records`` in plain words, as :meth:`history` does, in the same order.
+
+        People and organisations are named as the state knows them now (it is caught
+        up first, so records just read from the log are included).
+        """
+        state = self.state
         return [history_entry(record, state) for record in records]
 
 

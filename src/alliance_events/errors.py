@@ -22,9 +22,24 @@ The tree::
         ├── DuplicateEventError   an event id is reused with other content
         ├── UnsupportedURLError   open_log() cannot open that URL
         ├── LogClosedError        the log was used after close()
-        └── FollowerError         a follower or checkpoint operation was refused
-            ├── ConsumerBusyError         another follower of that name is running
-            └── ConsumerSupersededError   the checkpoint was taken over or moved
+        ├── FollowerError         a follower or checkpoint operation was refused
+        │   ├── ConsumerBusyError         another follower of that name is running
+        │   └── ConsumerSupersededError   the checkpoint was taken over or moved
+        └── StorageError          the storage failed (not a refusal of the operation)
+            ├── StorageUnavailableError   the database cannot be reached (nothing recorded)
+            ├── UnknownOutcomeError       the connection broke after an append was sent:
+            │                             it may or may not be stored (retry it the same)
+            ├── StorageFullError          the disk, or the file-size limit, is full
+            ├── ReadOnlyStorageError      the log can only be read (file, mount or mode)
+            ├── NotALogError              not a database, not a log, or a schema to migrate
+            ├── StorageLockedError        another writer held the lock beyond the timeout
+            └── CorruptLogError           the stored bytes are damaged
+                └── CorruptRecordError        a record does not match its checksum (names
+                                              its position)
+
+A :class:`StorageError` is a fault of the storage, not a refusal: every message says what
+happened and what to do, in one line. Apart from :class:`UnknownOutcomeError`, an
+operation that raised one recorded nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +50,8 @@ __all__ = [
     "ConcurrencyError",
     "ConsumerBusyError",
     "ConsumerSupersededError",
+    "CorruptLogError",
+    "CorruptRecordError",
     "DomainError",
     "DuplicateEventError",
     "EventDefinitionError",
@@ -43,9 +60,16 @@ __all__ = [
     "InvalidStreamNameError",
     "LogClosedError",
     "LogError",
+    "NotALogError",
+    "ReadOnlyStorageError",
     "RuleViolation",
+    "StorageError",
+    "StorageFullError",
+    "StorageLockedError",
+    "StorageUnavailableError",
     "UndecodableRecordError",
     "UnknownEventTypeError",
+    "UnknownOutcomeError",
     "UnknownReferenceError",
     "UnsupportedURLError",
 ]
@@ -212,4 +236,85 @@ class ConsumerSupersededError(FollowerError):
         super().__init__(
             f"the checkpoint of consumer {name!r} was taken over or moved by someone else "
             "since this follower claimed it: nothing was acknowledged; stop and start again"
+        )
+
+
+class StorageError(LogError):
+    """The log's storage failed: the message says what happened and what to do.
+
+    Not a refusal of the operation (nothing was wrong with it), and, except for
+    :class:`UnknownOutcomeError`, nothing of it was recorded: the same call may succeed
+    once the cause is gone.
+    """
+
+
+class StorageUnavailableError(StorageError):
+    """The database cannot be reached, or the connection broke before a request was sent.
+
+    Nothing was recorded; try again later (a PostgreSQL log reconnects by itself).
+    """
+
+
+class UnknownOutcomeError(StorageError):
+    """The connection broke after an append was sent and before the server's answer.
+
+    The append may or may not be stored. Repeating it with the same events (the same
+    event ids: for a command of the application, the same command id) is safe: an append
+    whose ids are all stored already returns the stored records and writes nothing.
+
+    Attributes:
+        stream: the stream appended to.
+        command_id: the command id found in the append's metadata, if any.
+
+    """
+
+    def __init__(self, stream: str, reason: str, command_id: str | None = None) -> None:
+        self.stream = stream
+        self.command_id = command_id
+        retry = (
+            f"safe to retry with the same command id {command_id}"
+            if command_id
+            else "safe to retry with the same events (the same event ids)"
+        )
+        super().__init__(
+            f"unknown outcome: the connection to the database broke after the append to "
+            f"{stream!r} was sent ({reason}), so it may or may not be recorded; {retry}: "
+            "a repeated append records nothing twice"
+        )
+
+
+class StorageFullError(StorageError):
+    """The disk (or the process's file-size limit) is full; nothing was recorded."""
+
+
+class ReadOnlyStorageError(StorageError):
+    """The log can only be read: a read-only file, folder, mount, or a read-only open."""
+
+
+class NotALogError(StorageError):
+    """The file or schema is not an event log of this library (or one to migrate first)."""
+
+
+class StorageLockedError(StorageError):
+    """Another writer held the database's lock for longer than the time-out."""
+
+
+class CorruptLogError(StorageError):
+    """The stored bytes are damaged (the database says so, or a checksum does not match)."""
+
+
+class CorruptRecordError(CorruptLogError):
+    """A stored record does not match its checksum: its bytes changed after it was written.
+
+    Attributes:
+        position: the record's position.
+
+    """
+
+    def __init__(self, position: int, reason: str) -> None:
+        self.position = position
+        super().__init__(
+            f"record at position {position} is corrupt: {reason}; the log was changed "
+            "outside alliance-events (or its disk is failing): run 'alliance-events verify' "
+            "and restore the log from a backup taken before that position"
         )

@@ -40,7 +40,6 @@ from typing import Any, ClassVar, Final, TypeVar
 
 import attrs
 
-from alliance_events.clock import new_id
 from alliance_events.errors import CodecError, EventDefinitionError, UnknownEventTypeError
 
 __all__ = [
@@ -79,14 +78,15 @@ class Event:
         event_id: the event's identity in the log. Appending an event whose id is
             already stored is a no-op that returns the stored record, so a command
             retried after a timeout never records its events twice. The domain derives
-            ids from its command's id; the default is a fresh time-ordered UUID.
+            ids from its command's id (``event_ids``); there is no default, so nothing
+            below the application invents one.
 
     """
 
     __event_type__: ClassVar[str]
     __event_schema__: ClassVar[int]
 
-    event_id: uuid.UUID = attrs.field(factory=new_id)
+    event_id: uuid.UUID
 
 
 @attrs.frozen(kw_only=True)

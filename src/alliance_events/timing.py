@@ -427,7 +427,7 @@ When = Timed | AllDay
 def timed(
     start: str | _dt.datetime,
     end: str | _dt.datetime,
-    zone_name: str = "Europe/Vienna",
+    zone_name: str = DEFAULT_ZONE,
     *,
     disambiguate: Disambiguate = "raise",
 ) -> Timed:

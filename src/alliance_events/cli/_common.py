@@ -17,13 +17,25 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from alliance_events import (
+    DEFAULT_ZONE,
+    AllDay,
+    AllianceEventsError,
+    CorruptLogError,
+    StorageError,
+    Timed,
+    UnknownOutcomeError,
+    UnknownReferenceError,
+    zone_label,
+)
 from alliance_events.app import Alliance, AsOf
-from alliance_events.errors import AllianceEventsError, UnknownReferenceError
-from alliance_events.timing import AllDay, Timed, zone_label
 
 __all__ = [
     "DB_ENV",
     "DEFAULT_DB",
+    "EXIT_CORRUPT",
+    "EXIT_STORAGE",
+    "EXIT_UNKNOWN_OUTCOME",
     "PROGRESS_THRESHOLD",
     "Settings",
     "as_of_option",
@@ -62,9 +74,46 @@ def console(*, stderr: bool = False) -> Console:
 
 
 def refuse(error: AllianceEventsError) -> NoReturn:
-    """Print ``error`` as one line on stderr and exit with status 2."""
+    """Print ``error`` as one line on stderr and exit with status 2.
+
+    A storage fault is not a refusal: it goes to :func:`storage_failed` (its own line
+    and exit status).
+    """
+    if isinstance(error, StorageError):
+        storage_failed(error)
     click.echo(f"refused: {' '.join(str(error).split())}", err=True)
     sys.exit(2)
+
+
+# -- storage faults (not refusals): their own line and exit status ----------------------
+
+EXIT_STORAGE: Final = 3
+"""Exit status of a storage fault (unreachable, full, read-only, locked...): nothing was
+recorded; the line says what to do."""
+EXIT_UNKNOWN_OUTCOME: Final = 4
+"""Exit status when the connection broke after a command was sent: it may or may not be
+recorded; repeating it with the same ``--command-id`` is safe."""
+EXIT_CORRUPT: Final = 5
+"""Exit status when the log's stored bytes are damaged (a checksum does not match)."""
+
+
+def storage_failed(error: StorageError) -> NoReturn:
+    """Print a storage fault as one line on stderr and exit with its status.
+
+    ``error: ...`` and status 3 for a fault (nothing recorded); ``unknown outcome: ...``
+    and status 4 when the command may or may not be recorded (the line names the
+    command id to repeat it with); ``corrupt: ...`` and status 5 for damaged records.
+    """
+    text = " ".join(str(error).split())
+    if isinstance(error, UnknownOutcomeError):
+        retry = f" (--command-id {error.command_id})" if error.command_id else ""
+        click.echo(f"{text}{retry}", err=True)
+        sys.exit(EXIT_UNKNOWN_OUTCOME)
+    if isinstance(error, CorruptLogError):
+        click.echo(f"corrupt: {text}", err=True)
+        sys.exit(EXIT_CORRUPT)
+    click.echo(f"error: {text}", err=True)
+    sys.exit(EXIT_STORAGE)
 
 
 def refusals_exit(function: F) -> F:
@@ -131,14 +180,21 @@ def settings(context: click.Context) -> Settings:
     return found
 
 
-def db_url(db: str) -> str:
-    """Return the log's URL for ``--db`` (a plain path is a SQLite file)."""
-    return db if "://" in db or db.startswith("memory:") else f"sqlite:///{db}"
+def db_url(db: str, *, read_only: bool = False) -> str:
+    """Return the log's URL for ``--db`` (a plain path is a SQLite file).
+
+    ``read_only``: with ``mode=ro`` added (SQLite and PostgreSQL; see
+    :func:`alliance_events.open_log`), unless the URL says a mode already.
+    """
+    url = db if "://" in db or db.startswith("memory:") else f"sqlite:///{db}"
+    if read_only and not url.startswith("memory:") and "mode=" not in url:
+        url += ("&" if "?" in url else "?") + "mode=ro"
+    return url
 
 
 @contextmanager
 def open_alliance(
-    context: click.Context, *, quiet: bool = False, **kwargs: Any
+    context: click.Context, *, quiet: bool = False, read_only: bool = False, **kwargs: Any
 ) -> Iterator[Alliance]:
     """Open the application over ``--db``, its state caught up (with a progress bar).
 
@@ -149,8 +205,15 @@ def open_alliance(
 
     ``quiet``: no progress bar (it goes to stderr anyway; this is for ``--json``
     consumers that watch stderr too).
+
+    ``read_only``: open the log read-only (no write lock, no migration: it works on a
+    read-only file or mount); for the commands that only read: ``organisation list``,
+    ``person list``, ``token list``, ``meeting show``, ``meeting list``, ``history``,
+    ``registration show``, ``registration list``, ``deadline list``, ``export``,
+    ``tail``, ``serve`` and ``verify``.
     """
-    with Alliance.open(db_url(settings(context).db), plugins=True, **kwargs) as alliance:
+    url = db_url(settings(context).db, read_only=read_only)
+    with Alliance.open(url, plugins=True, **kwargs) as alliance:
         for load in alliance.plugins:
             if not load.loaded:
                 click.echo(f"warning: {load}", err=True)
@@ -256,7 +319,7 @@ def when_options(function: F) -> F:
         click.option("--start", help="A timed meeting's start, a wall time: '2023-04-19 15:00'."),
         click.option("--end", help="Its end: a wall time, or a time of day on the start's date."),
         click.option(
-            "--zone", default="Europe/Vienna", show_default=True,
+            "--zone", default=DEFAULT_ZONE, show_default=True,
             help="The IANA zone of --start/--end, or a fixed offset such as GMT+1.",
         ),
         click.option("--first-day", help="An all-day meeting's first day: 2023-05-30."),

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from alliance_events import UnknownReferenceError
 from alliance_events.app import token_hash
 from alliance_events.cli._common import (
     console,
@@ -19,7 +20,6 @@ from alliance_events.cli._common import (
     open_alliance,
     settings,
 )
-from alliance_events.errors import UnknownReferenceError
 
 __all__ = ["init", "organisation", "person", "token"]
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Final
 import click
 import pendulum
 
+from alliance_events import Follower, Recorded
 from alliance_events.app import Alliance, AsOf
 from alliance_events.cli._common import (
     as_of_option,
@@ -25,16 +26,13 @@ from alliance_events.cli._common import (
     settings,
 )
 from alliance_events.cli._tables import registration_table, summary_table
-from alliance_events.log.base import Recorded
-from alliance_events.log.follow import Follower
-from alliance_events.projections.history import history_entry
 
 if TYPE_CHECKING:
-    from alliance_events.ical import Audience
+    from alliance_events import Audience
 
 __all__ = ["demo", "export", "serve", "tail", "write_atomically"]
 
-_SPINNER_ITEMS: Final = 2_000  # rendering ~0.8 ms an item: from here it takes a moment
+_SPINNER_ITEMS: Final = 2_000  # a cold render takes ~0.13 ms an item: from here, a moment
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -65,7 +63,7 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def _audience(alliance: Alliance, text: str) -> Audience:
-    from alliance_events.ical import Audience  # noqa: PLC0415 - icalendar: only export needs it
+    from alliance_events import Audience  # noqa: PLC0415 - icalendar: only export needs it
 
     kind, _, name = text.partition(":")
     if kind == "public" and not name:
@@ -94,7 +92,7 @@ def export(
     context: click.Context, *, audience: str, output: Path, as_of: AsOf, as_json: bool
 ) -> None:
     """Write a calendar feed as an iCalendar file."""
-    from alliance_events.ical import FeedRenderer  # noqa: PLC0415 - only export needs it
+    from alliance_events import FeedRenderer  # noqa: PLC0415 - only export needs it
 
     with open_alliance(context, quiet=as_json) as alliance:
         who = _audience(alliance, audience)
@@ -169,9 +167,9 @@ def tail(
                 remaining = None if ends is None else max(ends - time.monotonic(), 0)
                 records = follower.next_batch(remaining, limit=wanted)
                 if records:
-                    state = alliance.state  # names as known now, the new records included
-                    for record in records:
-                        entry = history_entry(record, state)
+                    # names as known now, the new records included
+                    entries = alliance.history_entries(records)
+                    for record, entry in zip(records, entries, strict=True):
                         if as_json:
                             click.echo(_json_line(record, entry.text, entry.actor))
                         else:
@@ -218,9 +216,9 @@ def demo(context: click.Context) -> None:
             f"({after} in the log); the story ends on {DEMO_END.to_date_string()}."
         )
         views = [
-            alliance.registration(m.meeting_id)
-            for m in alliance.meetings()
-            if alliance.state.meetings[m.meeting_id].registration is not None
+            view
+            for view in (alliance.registration(m.meeting_id) for m in alliance.meetings())
+            if view.window != "none"
         ]
         out.print(summary_table(views))
         dialogue = alliance.registration(recorded.meetings["firearms-dialogue"])

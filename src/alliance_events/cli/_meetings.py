@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from alliance_events import MeetingKind, MeetingView, describe_when
 from alliance_events.app import AsOf
 from alliance_events.cli._common import (
     as_of_option,
@@ -20,9 +21,6 @@ from alliance_events.cli._common import (
     when_options,
 )
 from alliance_events.cli._tables import history_table, meeting_table, meetings_table
-from alliance_events.domain.common import MeetingKind
-from alliance_events.projections.registration import MeetingView
-from alliance_events.timing import describe_when
 
 __all__ = ["history", "meeting"]
 

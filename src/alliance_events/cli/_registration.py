@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from alliance_events import DEFAULT_ZONE, DeadlineKind, Role
 from alliance_events.app import Alliance, AsOf
 from alliance_events.cli._common import (
     as_of_option,
@@ -24,8 +25,6 @@ from alliance_events.cli._tables import (
     registration_table,
     summary_table,
 )
-from alliance_events.domain.common import Role
-from alliance_events.domain.deadlines import DeadlineKind
 
 __all__ = [
     "confirm_nomination",
@@ -70,7 +69,7 @@ def registration() -> None:
               help="When it opens: a date (from its start) or a wall time.")
 @click.option("--closes", required=True,
               help="When it closes: a date (to its end) or a wall time.")
-@click.option("--zone", default="Europe/Vienna", show_default=True,
+@click.option("--zone", default=DEFAULT_ZONE, show_default=True,
               help="The zone of --opens and --closes.")
 @click.option("--capacity", type=click.IntRange(min=0), default=None,
               help="Seats in the room; over it, nominations wait.")
@@ -125,7 +124,7 @@ def registration_close(context: click.Context, *, name: str, reason: str) -> Non
 @registration.command("reopen")
 @click.argument("name", metavar="MEETING")
 @click.option("--closes", required=True, help="Until when: a date (to its end) or a wall time.")
-@click.option("--zone", default="Europe/Vienna", show_default=True)
+@click.option("--zone", default=DEFAULT_ZONE, show_default=True)
 @click.pass_context
 def registration_reopen(context: click.Context, *, name: str, closes: str, zone: str) -> None:
     """Open a closed registration for MEETING again."""
@@ -342,7 +341,7 @@ def deadline() -> None:
 @click.argument("title")
 @click.option("--due", required=True,
               help="A date (due by the end of that day) or a wall time (due at it).")
-@click.option("--zone", default="Europe/Vienna", show_default=True)
+@click.option("--zone", default=DEFAULT_ZONE, show_default=True)
 @click.option("--kind", type=click.Choice([k.value for k in DeadlineKind]),
               default=DeadlineKind.OTHER.value, show_default=True)
 @click.option("--meeting", "meeting_name", default=None, help="The meeting it is for.")
@@ -392,7 +391,7 @@ def deadline_set(
 @deadline.command("extend")
 @click.argument("name", metavar="DEADLINE")
 @click.option("--due", required=True, help="The new due date or time.")
-@click.option("--zone", default="Europe/Vienna", show_default=True)
+@click.option("--zone", default=DEFAULT_ZONE, show_default=True)
 @click.option("--reason", default="", help="Why (shown in the history).")
 @click.pass_context
 def deadline_extend(context: click.Context, *, name: str, due: str, zone: str, reason: str) -> None:

@@ -7,10 +7,16 @@ import datetime as _dt
 import pendulum
 from rich.table import Table
 
-from alliance_events.domain.common import MeetingStatus
-from alliance_events.projections.history import HistoryEntry
-from alliance_events.projections.registration import DeadlineView, MeetingView, RegistrationView
-from alliance_events.timing import describe_moment, describe_when, zone_label
+from alliance_events import (
+    DeadlineView,
+    HistoryEntry,
+    MeetingStatus,
+    MeetingView,
+    RegistrationView,
+    describe_moment,
+    describe_when,
+    zone_label,
+)
 
 __all__ = [
     "deadlines_table",

@@ -2,7 +2,8 @@
 
 A deadline tied to a meeting lives in the meeting's stream (the nomination rules read
 it); a stand-alone one (a call for nominations) in a stream of its own,
-``deadline-<id>``. Both use these events and this ``evolve``.
+``deadline-<id>`` (:func:`deadline_stream`). Both use these events, this ``evolve`` and
+this ``decide``.
 
 A deadline is due *at* an instant (``DueAt``: 17:00 Vienna on 1 May) or *by* a day
 (``DueBy``: the whole of 1 May in Vienna; overdue from midnight). Reminders are
@@ -14,13 +15,20 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import uuid
-from collections.abc import Container
-from typing import Any
+from collections.abc import Callable, Container, Iterator, Mapping
+from typing import Any, Final
 
 import attrs
 import pendulum
 
-from alliance_events.domain.common import Command, event_ids, require, require_text
+from alliance_events.domain.common import (
+    Command,
+    event_ids,
+    require,
+    require_known,
+    require_text,
+)
+from alliance_events.domain.streams import deadline_stream
 from alliance_events.errors import UnknownReferenceError
 from alliance_events.events import Event
 from alliance_events.timing import DEFAULT_ZONE, TimingError, end_of_day, zone
@@ -39,9 +47,10 @@ __all__ = [
     "ExtendDeadline",
     "RecordReminderSent",
     "SetDeadline",
-    "decide_deadline",
+    "deadline_stream",
+    "decide",
     "due_instant",
-    "evolve_deadline",
+    "evolve",
 ]
 
 
@@ -156,31 +165,52 @@ class Deadline:
         return sorted(due - reminder for reminder in self.reminders)
 
 
-def evolve_deadline(state: Deadline | None, event: Event) -> Deadline | None:
+def _set(_: Deadline | None, event: DeadlineSet) -> Deadline:
+    return Deadline(
+        deadline_id=event.deadline_id,
+        title=event.title,
+        due=event.due,
+        kind=event.kind,
+        meeting_id=event.meeting_id,
+        organisation_id=event.organisation_id,
+        reminders=event.reminders,
+        public=event.public,
+        description=event.description,
+    )
+
+
+def _extended(state: Deadline, event: DeadlineExtended) -> Deadline:
+    return attrs.evolve(
+        state, due=event.due, extensions=state.extensions + 1, sequence=state.sequence + 1
+    )
+
+
+def _cancelled(state: Deadline, _: DeadlineCancelled) -> Deadline:
+    return attrs.evolve(state, cancelled=True, sequence=state.sequence + 1)
+
+
+def _reminded(state: Deadline, _: DeadlineReminderSent) -> Deadline:
+    return attrs.evolve(state, reminders_sent=state.reminders_sent + 1)
+
+
+_STARTERS: Final[Mapping[type[Event], Callable[[None, Any], Deadline]]] = {DeadlineSet: _set}
+"""What a deadline's first event makes of it (any other first event: nothing)."""
+
+_EVOLVERS: Final[Mapping[type[Event], Callable[[Deadline, Any], Deadline]]] = {
+    DeadlineSet: _set,
+    DeadlineExtended: _extended,
+    DeadlineCancelled: _cancelled,
+    DeadlineReminderSent: _reminded,
+}
+
+
+def evolve(state: Deadline | None, event: Event) -> Deadline | None:
     """Apply one deadline event to the deadline's state (never fails)."""
-    if isinstance(event, DeadlineSet):
-        return Deadline(
-            deadline_id=event.deadline_id,
-            title=event.title,
-            due=event.due,
-            kind=event.kind,
-            meeting_id=event.meeting_id,
-            organisation_id=event.organisation_id,
-            reminders=event.reminders,
-            public=event.public,
-            description=event.description,
-        )
     if state is None:
-        return None
-    if isinstance(event, DeadlineExtended):
-        return attrs.evolve(
-            state, due=event.due, extensions=state.extensions + 1, sequence=state.sequence + 1
-        )
-    if isinstance(event, DeadlineCancelled):
-        return attrs.evolve(state, cancelled=True, sequence=state.sequence + 1)
-    if isinstance(event, DeadlineReminderSent):
-        return attrs.evolve(state, reminders_sent=state.reminders_sent + 1)
-    return state
+        start = _STARTERS.get(type(event))
+        return None if start is None else start(None, event)
+    change = _EVOLVERS.get(type(event))
+    return state if change is None else change(state, event)
 
 
 # -- commands -------------------------------------------------------------------------
@@ -240,48 +270,93 @@ def _check_due(due: Due) -> None:
         )
 
 
-def decide_deadline(
+def _set_deadline(
+    state: Deadline | None,
+    command: SetDeadline,
+    organisations: Container[uuid.UUID],
+    ids: Iterator[uuid.UUID],
+) -> list[Event]:
+    require(state is None, "deadline-exists", f"deadline {command.deadline_id} is set already")
+    if command.organisation_id is not None:
+        require_known(command.organisation_id in organisations, "organisation",
+                      command.organisation_id)
+    require_text(command.title, "title")
+    _check_due(command.due)
+    for reminder in command.reminders:
+        require(
+            isinstance(reminder, _dt.timedelta) and reminder > _dt.timedelta(0),
+            "reminder",
+            f"a reminder is a positive duration before the deadline, got {reminder!r}",
+        )
+    require(
+        len(set(command.reminders)) == len(command.reminders),
+        "reminder",
+        "the same reminder is given twice",
+    )
+    return [DeadlineSet(event_id=next(ids), **_fields(command, DeadlineSet))]
+
+
+def _extend(
+    state: Deadline, command: ExtendDeadline, _: object, ids: Iterator[uuid.UUID]
+) -> list[Event]:
+    _check_due(command.due)
+    old, new = due_instant(state.due), due_instant(command.due)
+    require(
+        new > old,
+        "extend-later",
+        f"an extension must move deadline {state.title!r} later: it is due "
+        f"{old.isoformat()}, the new time {new.isoformat()} is not later",
+    )
+    return [DeadlineExtended(event_id=next(ids), deadline_id=state.deadline_id,
+                             due=command.due, reason=command.reason)]
+
+
+def _cancel(
+    state: Deadline, command: CancelDeadline, _: object, ids: Iterator[uuid.UUID]
+) -> list[Event]:
+    return [DeadlineCancelled(event_id=next(ids), deadline_id=state.deadline_id,
+                              reason=command.reason)]
+
+
+def _record_reminder(
+    state: Deadline, command: RecordReminderSent, _: object, ids: Iterator[uuid.UUID]
+) -> list[Event]:
+    return [DeadlineReminderSent(event_id=next(ids), deadline_id=state.deadline_id,
+                                 channel=command.channel, note=command.note)]
+
+
+_Decider = Callable[[Any, Any, Container[uuid.UUID], Iterator[uuid.UUID]], list[Event]]
+_CREATORS: Final[Mapping[type[Command], _Decider]] = {SetDeadline: _set_deadline}
+"""Commands deciding on a deadline that need not exist yet (the others need one)."""
+
+_DECIDERS: Final[Mapping[type[Command], _Decider]] = {
+    ExtendDeadline: _extend,
+    CancelDeadline: _cancel,
+    RecordReminderSent: _record_reminder,
+}
+
+
+def decide(
     state: Deadline | None,
     command: Command,
-    organisations: Container[uuid.UUID] = frozenset(),
+    refs: Container[uuid.UUID] = frozenset(),
 ) -> list[Event]:
     """Decide a deadline command against the deadline's state.
 
-    ``organisations`` holds the ids of the known organisations (an organisation's own
-    deadline must name one of them).
+    ``refs`` holds the ids of the known organisations (an organisation's own deadline
+    must name one of them).
 
     Raises:
         RuleViolation: a rule is broken (empty title, reminders not before the deadline,
             an extension that is not later, a change to a cancelled deadline).
         UnknownReferenceError: the deadline does not exist.
+        TypeError: not a deadline command.
 
     """
     ids = event_ids(command)
-    if isinstance(command, SetDeadline):
-        require(state is None, "deadline-exists", f"deadline {command.deadline_id} is set already")
-        if command.organisation_id is not None and command.organisation_id not in organisations:
-            raise UnknownReferenceError(
-                "unknown-organisation", f"no organisation {command.organisation_id} is registered"
-            )
-        require_text(command.title, "title")
-        _check_due(command.due)
-        for reminder in command.reminders:
-            require(
-                isinstance(reminder, _dt.timedelta) and reminder > _dt.timedelta(0),
-                "reminder",
-                f"a reminder is a positive duration before the deadline, got {reminder!r}",
-            )
-        require(
-            len(set(command.reminders)) == len(command.reminders),
-            "reminder",
-            "the same reminder is given twice",
-        )
-        return [
-            DeadlineSet(
-                event_id=next(ids),
-                **_fields(command, DeadlineSet),
-            )
-        ]
+    create = _CREATORS.get(type(command))
+    if create is not None:
+        return create(state, command, refs, ids)
     if state is None:
         raise UnknownReferenceError(
             "unknown-deadline", f"no deadline {getattr(command, 'deadline_id', '?')} is set"
@@ -289,24 +364,10 @@ def decide_deadline(
     require(
         not state.cancelled, "deadline-cancelled", f"deadline {state.title!r} is cancelled"
     )
-    if isinstance(command, ExtendDeadline):
-        _check_due(command.due)
-        old, new = due_instant(state.due), due_instant(command.due)
-        require(
-            new > old,
-            "extend-later",
-            f"an extension must move deadline {state.title!r} later: it is due "
-            f"{old.isoformat()}, the new time {new.isoformat()} is not later",
-        )
-        return [DeadlineExtended(event_id=next(ids), deadline_id=state.deadline_id,
-                                 due=command.due, reason=command.reason)]
-    if isinstance(command, CancelDeadline):
-        return [DeadlineCancelled(event_id=next(ids), deadline_id=state.deadline_id,
-                                  reason=command.reason)]
-    if isinstance(command, RecordReminderSent):
-        return [DeadlineReminderSent(event_id=next(ids), deadline_id=state.deadline_id,
-                                     channel=command.channel, note=command.note)]
-    raise TypeError(f"not a deadline command: {command!r}")
+    decider = _DECIDERS.get(type(command))
+    if decider is None:
+        raise TypeError(f"not a deadline command: {command!r}")
+    return decider(state, command, refs, ids)
 
 
 def _fields(command: Command, event: type[Event]) -> dict[str, Any]:

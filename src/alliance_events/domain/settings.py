@@ -1,33 +1,42 @@
 """The alliance's settings that every tool on the log must agree on.
 
-* ``settings-feeds``: the public address of the feed server (its *base URL*), from which
-  every subscribe link is built: by the server's pages and by ``token issue`` alike, so
-  that they can never disagree (one recorded value, not one flag per command).
+* ``settings-feeds`` (:data:`FEEDS_STREAM`): the public address of the feed server (its
+  *base URL*), from which every subscribe link is built: by the server's pages and by
+  ``token issue`` alike, so that they can never disagree (one recorded value, not one
+  flag per command).
 """
 
 from __future__ import annotations
 
-from typing import Final
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import attrs
 
 from alliance_events.domain.common import Command, event_ids, require
+from alliance_events.domain.streams import settings_stream
 from alliance_events.errors import RuleViolation
 from alliance_events.events import Event
 
 __all__ = [
+    "FEEDS",
     "FEEDS_STREAM",
     "FeedAddressSet",
     "FeedSettings",
     "SetFeedAddress",
-    "decide_feed_settings",
-    "evolve_feed_settings",
+    "decide",
+    "evolve",
     "normalise_base_url",
+    "settings_stream",
 ]
 
-FEEDS_STREAM: Final = "settings-feeds"
-"""The stream of the feeds' settings."""
+FEEDS: Final = "feeds"
+"""The name of the feeds' settings (the key of their stream)."""
+
+FEEDS_STREAM: Final = settings_stream(FEEDS)
+"""The stream of the feeds' settings, ``settings-feeds``."""
 
 _MAX_URL: Final = 1_000  # characters: a host and a path prefix, never more
 
@@ -98,16 +107,44 @@ def normalise_base_url(url: str) -> str:
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
-def evolve_feed_settings(state: FeedSettings | None, event: Event) -> FeedSettings | None:
+def _address_set(state: FeedSettings | None, event: FeedAddressSet) -> FeedSettings:
+    return attrs.evolve(state or FeedSettings(), base_url=event.base_url)
+
+
+_EVOLVERS: Final[Mapping[type[Event], Callable[[FeedSettings | None, Any], FeedSettings]]] = {
+    FeedAddressSet: _address_set,
+}
+
+
+def evolve(state: FeedSettings | None, event: Event) -> FeedSettings | None:
     """Apply one event of the feeds' settings (never fails)."""
-    if isinstance(event, FeedAddressSet):
-        return attrs.evolve(state or FeedSettings(), base_url=event.base_url)
-    return state
+    change = _EVOLVERS.get(type(event))
+    return state if change is None else change(state, event)
 
 
-def decide_feed_settings(state: FeedSettings | None, command: SetFeedAddress) -> list[Event]:
-    """Decide a change of the feed address; nothing to record if it is the same."""
+def _set_address(
+    state: FeedSettings | None, command: SetFeedAddress, ids: Iterator[uuid.UUID]
+) -> list[Event]:
     base_url = normalise_base_url(command.base_url)
     if state is not None and state.base_url == base_url:
-        return []
-    return [FeedAddressSet(event_id=next(event_ids(command)), base_url=base_url)]
+        return []  # the same address: nothing to record
+    return [FeedAddressSet(event_id=next(ids), base_url=base_url)]
+
+
+_DECIDERS: Final[
+    Mapping[type[Command], Callable[[FeedSettings | None, Any, Iterator[uuid.UUID]], list[Event]]]
+] = {SetFeedAddress: _set_address}
+
+
+def decide(state: FeedSettings | None, command: Command, refs: object = None) -> list[Event]:
+    """Decide a change of the feeds' settings (``refs``: none needed).
+
+    Raises:
+        RuleViolation: the address is not a feed server's (rule ``base-url``).
+        TypeError: not a settings command.
+
+    """
+    decider = _DECIDERS.get(type(command))
+    if decider is None:
+        raise TypeError(f"not a settings command: {command!r}")
+    return decider(state, command, event_ids(command))

@@ -33,6 +33,7 @@ import attrs
 import pendulum
 from icalendar import Calendar, Timezone, vDuration
 
+from alliance_events._speed import without_cyclic_gc
 from alliance_events.domain.deadlines import Deadline
 from alliance_events.domain.meetings import MeetingState
 from alliance_events.ical._audience import Audience
@@ -50,7 +51,6 @@ from alliance_events.ical._text import one_line
 from alliance_events.ical._vtimezone import vtimezone
 from alliance_events.ical._write import Text, VEventData, to_vevent, tzid_of, write_vevent
 from alliance_events.projections.alliance import AllianceState
-from alliance_events.projections.runner import without_cyclic_gc
 
 __all__ = ["DEFAULT_NAME", "PRODID", "Feed", "FeedRenderer"]
 

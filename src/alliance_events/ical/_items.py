@@ -13,7 +13,6 @@ whether it is past its grace period.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import uuid
 from collections.abc import Sequence
 from typing import Final
@@ -21,6 +20,7 @@ from typing import Final
 import attrs
 import pendulum
 
+from alliance_events._speed import NameUuids
 from alliance_events.domain.common import MeetingStatus
 from alliance_events.domain.deadlines import Deadline, DueAt, DueBy
 from alliance_events.domain.meetings import MeetingState, Nomination
@@ -61,40 +61,17 @@ EPOCH: Final = pendulum.datetime(1970, 1, 1, tz="UTC")
 _UTC: Final = pendulum.UTC
 
 
-_NAMESPACE_BYTES: Final = ALLIANCE_NAMESPACE.bytes
-_UIDS: dict[tuple[str, uuid.UUID], str] = {}  # an item's UID never changes: each is made once
-_UIDS_KEPT: Final = 100_000  # ~20 MB at most; then it starts again
-
-
-def _uid(kind: str, item_id: uuid.UUID) -> str:
-    """``str(uuid5(ALLIANCE_NAMESPACE, f"{kind}:{item_id}"))``, remembered.
-
-    Computed without the intermediate ``UUID`` object (a third faster).
-    """
-    uid = _UIDS.get((kind, item_id))
-    if uid is None:
-        digest = bytearray(
-            hashlib.sha1(  # noqa: S324 - RFC 9562's name-based UUID, not a security use
-                _NAMESPACE_BYTES + f"{kind}:{item_id}".encode()
-            ).digest()[:16]
-        )
-        digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-        digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC's variant
-        x = digest.hex()
-        if len(_UIDS) >= _UIDS_KEPT:
-            _UIDS.clear()
-        uid = _UIDS[kind, item_id] = f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
-    return uid
+_UIDS = NameUuids(ALLIANCE_NAMESPACE)  # an item's UID never changes: each is made once
 
 
 def meeting_uid(meeting_id: uuid.UUID) -> str:
     """Return the UID of a meeting's VEVENT, the same in every feed (RFC 7986: a UUID)."""
-    return _uid("meeting", meeting_id)
+    return _UIDS("meeting", meeting_id)
 
 
 def deadline_uid(deadline_id: uuid.UUID) -> str:
     """Return the UID of a deadline's VEVENT, the same in every feed."""
-    return _uid("deadline", deadline_id)
+    return _UIDS("deadline", deadline_id)
 
 
 @attrs.frozen

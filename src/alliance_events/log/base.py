@@ -412,8 +412,9 @@ class RecordDecoder:
         data: str,
         metadata: str | None,
         micros: int,
+        _checksum: bytes | None = None,
     ) -> Recorded:
-        """Decode one stored row.
+        """Decode one stored row (its checksum, if given, is checked elsewhere: ignored).
 
         Raises:
             UndecodableRecordError: the type is known but its data cannot be decoded

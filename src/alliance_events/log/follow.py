@@ -38,6 +38,13 @@ of its own. The rules, the same on every backend:
   every ``fallback_interval`` seconds, for a ``NOTIFY`` lost with a writer that died
   between its commit and its ``NOTIFY``), a look every ``poll_interval`` seconds on
   SQLite (and on PostgreSQL with ``?notify=off``), at once on the memory log.
+* **When the database goes away** (PostgreSQL restarted, a connection killed), a
+  follower's connection is replaced on its next use, with the bounded back-off of
+  :mod:`alliance_events.log.postgres`; it listens again, takes its name's lock again
+  (the generation still fences it out if another follower claimed the name meanwhile) and
+  its next wait returns at once (something may have been appended while it was away). A
+  wait or a read that cannot reconnect within the bound raises
+  :class:`~alliance_events.errors.StorageUnavailableError`; call it again later.
 
 :class:`LogWatcher` is the waiting alone, for a reader that keeps its own position (the
 feed server); :class:`Checkpoints` lists, moves and deletes checkpoints (for operators

@@ -4,7 +4,9 @@ It stores what the other backends store (encoded data, not live objects), so an 
 read back from memory has been through the same codec round trip as one read from
 SQLite or PostgreSQL. It is safe to share between threads. Its consumers' checkpoints
 (:mod:`alliance_events.log.follow`) live beside its records, and a follower waiting on it
-is woken at once by an append.
+is woken at once by an append. Its records carry the same chained checksums as the
+others' (:mod:`alliance_events.log.chain`), checked on read and by
+:func:`alliance_events.log.verify`.
 """
 
 from __future__ import annotations
@@ -40,6 +42,14 @@ from alliance_events.log.base import (
     recorded_time,
     to_micros,
 )
+from alliance_events.log.chain import (
+    GENESIS,
+    ChainChecker,
+    StoredRow,
+    VerifyReport,
+    checksum,
+    verify_rows,
+)
 from alliance_events.log.follow import Claim
 
 __all__ = ["MemoryLog"]
@@ -56,6 +66,7 @@ class _Row:
     data: str
     metadata: str | None
     recorded_at: int  # microseconds since the epoch, as the other backends store it
+    checksum: bytes
 
 
 class MemoryLog:
@@ -105,22 +116,28 @@ class MemoryLog:
             now = recorded_time(self._clock)
             micros = to_micros(now)
             start = len(self._rows)
-            rows = [
-                _Row(
-                    position=start + offset + 1,
+            previous = self._rows[positions[-1] - 1].checksum if positions else GENESIS
+            rows = []
+            for offset, (event_id, encoded) in enumerate(
+                zip(batch.event_ids, batch.encoded, strict=True)
+            ):
+                position, version = start + offset + 1, actual + offset + 1
+                previous = checksum(
+                    previous, position, stream, version, event_id.bytes, encoded.type,
+                    encoded.schema, encoded.data, batch.metadata_json, micros,
+                )
+                rows.append(_Row(
+                    position=position,
                     stream=stream,
-                    version=actual + offset + 1,
+                    version=version,
                     event_id=event_id,
                     type=encoded.type,
                     schema=encoded.schema,
                     data=encoded.data,
                     metadata=batch.metadata_json,
                     recorded_at=micros,
-                )
-                for offset, (event_id, encoded) in enumerate(
-                    zip(batch.event_ids, batch.encoded, strict=True)
-                )
-            ]
+                    checksum=previous,
+                ))
             self._rows.extend(rows)
             self._streams.setdefault(stream, []).extend(row.position for row in rows)
             self._ids.update((row.event_id, row.position) for row in rows)
@@ -146,13 +163,19 @@ class MemoryLog:
         with self._lock:
             self._check_open()
             positions = list(self._streams.get(stream, [])[max(after_version, 0) :])
-        for position in positions:
-            yield self._record(self._rows[position - 1])
+            rows = [self._rows[position - 1] for position in positions]
+        checker = ChainChecker(self._lookup)
+        stored = [_stored(row) for row in rows]
+        checker.prefetch(stored[:1])
+        checker.check_page(stored)
+        for row in rows:
+            yield self._record(row)
 
     def read_all(self, *, after: int = 0, limit: int | None = None) -> Iterator[Recorded]:
         """Iterate over every record with a position above ``after``, in order."""
         remaining = limit
         cursor = max(after, 0)
+        checker = ChainChecker(self._lookup)
         while remaining is None or remaining > 0:
             size = DEFAULT_PAGE_SIZE if remaining is None else min(remaining, DEFAULT_PAGE_SIZE)
             with self._lock:
@@ -160,6 +183,9 @@ class MemoryLog:
                 page = self._rows[cursor : cursor + size]
             if not page:
                 return
+            stored = [_stored(row) for row in page]
+            checker.prefetch(stored)
+            checker.check_page(stored)
             for row in page:
                 yield self._record(row)
             cursor += len(page)
@@ -203,11 +229,31 @@ class MemoryLog:
         if self._closed:
             raise LogClosedError("the memory log is closed")
 
+    def verify(self) -> VerifyReport:
+        """Check every record's checksum (see :func:`alliance_events.log.verify`)."""
+        with self._lock:
+            self._check_open()
+            rows = list(self._rows)
+        return verify_rows((_stored(row) for row in rows), gapless=True)
+
+    def _lookup(self, wanted: Sequence[tuple[str, int]]) -> dict[tuple[str, int], bytes | None]:
+        with self._lock:
+            return {
+                (stream, version): self._rows[self._streams[stream][version - 1] - 1].checksum
+                for stream, version in wanted
+                if len(self._streams.get(stream, ())) >= version
+            }
+
     def _record(self, row: _Row) -> Recorded:
         return self._decoder(
             row.position, row.stream, row.version, row.event_id, row.type, row.schema,
             row.data, row.metadata, row.recorded_at,
         )
+
+
+def _stored(row: _Row) -> StoredRow:
+    return StoredRow(row.position, row.stream, row.version, row.event_id.bytes, row.type,
+                     row.schema, row.data, row.metadata, row.recorded_at, row.checksum)
 
 
 class _Consumers:

@@ -53,11 +53,64 @@ consumer name with a session-level advisory lock (released by the server when th
 follower's process or connection dies), listens on the channel, and runs the consumer's
 own writes in the transaction that moves its checkpoint.
 
+Checksums with concurrent writers and late commits
+--------------------------------------------------
+Each record's checksum is chained to its *stream's* previous record
+(:mod:`alliance_events.log.chain` says why not to the previous position, and what is
+hashed). The append statement computes it in SQL, in the append's own transaction, after
+its first part has locked the stream's row: every earlier record of the stream is then
+committed (its writer held that lock until its commit), so the stream's last checksum can
+be read, and no other writer can add to the stream before this one commits. That read
+must see the rows committed while the statement waited for the lock, which the
+statement's own snapshot (taken before the wait) does not: it is done by a ``VOLATILE``
+function (``stream_tip``), whose query takes a fresh snapshot under ``READ COMMITTED``.
+The batch's records are chained by a window aggregate (``chain``) over the batch's
+order. Writers of different streams still never wait for each other; positions still come
+from the sequence; a late commit changes nothing (a stream's records commit in version
+order, whatever their positions). ``verify`` reads every record in position order and
+checks each against its stream's previous one; it reports too a stream whose version in
+``streams`` is not its last record's (its last records were deleted). It cannot tell a
+permanent hole from a record deleted with the rest of its stream (see the chain's notes).
+
+Reconnecting
+------------
+A connection that broke (a server restart, a network cut, ``pg_terminate_backend``) is
+replaced by the next call that needs it: it tries at once, then after 0.1 s, doubling to
+1 s between tries, for ``reconnect_timeout`` seconds (5 by default) in all, then raises
+:class:`~alliance_events.errors.StorageUnavailableError`; the next call tries again.
+
+* **Reads** are retried on the new connection (a page is read whole or not at all, and a
+  read resumes after the last record it returned), so a reader sees no error at all when
+  the server is back within the bound.
+* **Appends** are never retried blindly. Before an append is sent, the connection is
+  checked without a round trip (a server that went away has closed the socket, which
+  then reads as ready): a dead connection is replaced first, so an append on a connection
+  that died while idle is sent on the new one. A connection that breaks after the append
+  was sent and before its answer raises
+  :class:`~alliance_events.errors.UnknownOutcomeError`: it may have committed. Repeating
+  the append with the same events is safe (an append whose ids are stored returns the
+  stored records); the application's commands derive their events' ids from the command
+  id, so repeating a command with the same ``command_id`` is safe too. A connection that
+  fails while *sending* (so nothing reached the server) raises
+  :class:`~alliance_events.errors.StorageUnavailableError`.
+* **Followers and watchers** (:class:`_Consumers`) reconnect the same way, ``LISTEN``
+  again, take their consumers' advisory locks again (the generation still fences out a
+  follower whose name was taken over meanwhile), and wake once: something may have been
+  appended while they were away.
+
+Every other ``psycopg`` error is mapped into the
+:class:`~alliance_events.errors.StorageError` family by its SQLSTATE (full disk,
+read-only transaction or missing privilege, lock and statement time-outs, missing tables,
+data corruption): nothing raw escapes.
+
 Schema versions (the ``meta`` table): 5 is the events, streams and positions; 6 adds
-``checkpoints``. Opening an older schema brings it up to date.
+``checkpoints``; 7 the records' ``checksum`` (computed for the existing records when
+migrating). Opening an older schema brings it up to date; a newer one is refused.
 
 URL options (removed before connecting): ``schema`` (default ``alliance_events``),
-``notify`` (``on`` or ``off``, default ``on``).
+``notify`` (``on`` or ``off``, default ``on``), ``mode`` (``ro``: read-only, as
+``read_only=True``: every transaction is read-only and nothing is migrated), ``verify``
+(``off``: do not check checksums on read).
 """
 
 from __future__ import annotations
@@ -66,12 +119,13 @@ import contextlib
 import hashlib
 import math
 import re
+import select
 import selectors
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -83,8 +137,16 @@ from alliance_events.errors import (
     ConcurrencyError,
     ConsumerBusyError,
     ConsumerSupersededError,
+    CorruptLogError,
     LogClosedError,
     LogError,
+    NotALogError,
+    ReadOnlyStorageError,
+    StorageError,
+    StorageFullError,
+    StorageLockedError,
+    StorageUnavailableError,
+    UnknownOutcomeError,
     UnsupportedURLError,
 )
 from alliance_events.events import Event
@@ -101,13 +163,24 @@ from alliance_events.log.base import (
     prepare_batch,
     recorded_time,
 )
+from alliance_events.log.chain import (
+    ChainChecker,
+    StoredRow,
+    VerifyReport,
+    verify_rows,
+)
 from alliance_events.log.follow import Claim
 
-__all__ = ["DEFAULT_SCHEMA", "PostgresLog"]
+__all__ = ["DEFAULT_SCHEMA", "RECONNECT_TIMEOUT", "PostgresLog", "storage_fault"]
 
 DEFAULT_SCHEMA: Final = "alliance_events"
 _IDENTIFIER: Final = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
-_SCHEMA_VERSION: Final = 6
+_SCHEMA_VERSION: Final = 7
+RECONNECT_TIMEOUT: Final = 5.0
+"""Seconds a call tries to (re)connect before raising StorageUnavailableError."""
+_FIRST_DELAY: Final = 0.1
+_MAX_DELAY: Final = 1.0
+_T = TypeVar("_T")
 
 _DDL: Final = """
 CREATE SCHEMA IF NOT EXISTS {schema};
@@ -134,8 +207,37 @@ CREATE TABLE IF NOT EXISTS {schema}.events (
     data        json        NOT NULL,
     metadata    json,
     recorded_at timestamptz NOT NULL,
+    checksum    bytea       NOT NULL, -- see alliance_events.log.chain
     UNIQUE (stream, version)
 );
+ALTER TABLE {schema}.events ADD COLUMN IF NOT EXISTS checksum bytea;
+
+-- The bytes a record's checksum covers after its predecessor's (log/chain.py).
+CREATE OR REPLACE FUNCTION {schema}.record_bytes(
+    bigint, text, bigint, uuid, text, integer, text, text, bigint
+) RETURNS bytea LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT int8send($1) || int8send($3) || int8send($6::bigint) || int8send($9)
+        || uuid_send($4) || int4send(char_length($2)) || int4send(char_length($5))
+        || int4send(char_length($7)) || int4send(coalesce(char_length($8), -1))
+        || convert_to($2 || $5 || $7 || coalesce($8, ''), 'UTF8')
+$$;
+CREATE OR REPLACE FUNCTION {schema}.chain_step(bytea, bytea) RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT sha256(coalesce($1, ''::bytea) || $2) $$;
+CREATE OR REPLACE AGGREGATE {schema}.chain(bytea) (
+    SFUNC = {schema}.chain_step, STYPE = bytea
+);
+-- The checksum of a stream's record at a version (32 zero bytes for version 0), read
+-- with a snapshot of its own: VOLATILE, so it sees what committed while the append
+-- waited for the stream's lock.
+CREATE OR REPLACE FUNCTION {schema}.stream_tip(p_stream text, p_version bigint)
+RETURNS bytea LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF p_version = 0 THEN
+        RETURN decode(repeat('00', 32), 'hex');
+    END IF;
+    RETURN (SELECT e.checksum FROM {schema}.events AS e
+            WHERE e.stream = p_stream AND e.version = p_version);
+END $$;
 
 CREATE OR REPLACE FUNCTION {schema}.refuse_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -159,11 +261,28 @@ CREATE TABLE IF NOT EXISTS {schema}.checkpoints (
     position   bigint CHECK (position >= 0), -- NULL: deleted (the generation stays)
     generation bigint NOT NULL
 );
+
+-- Records written before schema 7: chain them (the append-only trigger is off meanwhile,
+-- inside this transaction).
+ALTER TABLE {schema}.events DISABLE TRIGGER events_append_only;
+UPDATE {schema}.events AS e SET checksum = c.checksum
+FROM (
+    SELECT position, {schema}.chain(
+        CASE WHEN version = 1 THEN decode(repeat('00', 32), 'hex') ELSE ''::bytea END
+        || {schema}.record_bytes(position, stream, version, event_id, type, schema,
+                                 data::text, metadata::text,
+                                 (extract(epoch FROM recorded_at) * 1000000)::bigint)
+    ) OVER (PARTITION BY stream ORDER BY version) AS checksum
+    FROM {schema}.events
+) AS c
+WHERE e.position = c.position AND e.checksum IS NULL;
+ALTER TABLE {schema}.events ENABLE TRIGGER events_append_only;
+ALTER TABLE {schema}.events ALTER COLUMN checksum SET NOT NULL;
 """
 
 _COLUMNS: Final = (
     "position, stream, version, event_id, type, schema, data::text, metadata::text, "
-    "(extract(epoch FROM recorded_at) * 1000000)::bigint"
+    "(extract(epoch FROM recorded_at) * 1000000)::bigint, checksum"
 )
 
 # The three forms of an append: one statement each. The first CTE moves the stream's
@@ -195,18 +314,35 @@ WITH moved AS (
     RETURNING s.version - %(count)s AS before
 ), {insert}
 """
-# Positions are taken row by row in the batch's order, only for a row the CTE returned.
+# Positions are taken row by row in the batch's order, only for a row the CTE returned;
+# then each row's bytes are linked (the first to its stream's last checksum, read after
+# the stream's row is locked) and chained in the batch's order. The subqueries holding
+# volatile functions are never flattened, so each runs once per row, in that order.
 _APPEND_INSERT: Final = """
 inserted AS (
     INSERT INTO {schema}.events
-        (position, stream, version, event_id, type, schema, data, metadata, recorded_at)
-    SELECT nextval('{schema}.positions'), %(stream)s, moved.before + batch.i, batch.id,
-           batch.type, batch.schema, batch.data::json, %(metadata)s::json, %(recorded_at)s
-    FROM moved, (
-        SELECT * FROM unnest(%(ids)b, %(types)b, %(schemas)b, %(data)b)
-            WITH ORDINALITY AS b (id, type, schema, data, i)
-        ORDER BY i
-    ) AS batch
+        (position, stream, version, event_id, type, schema, data, metadata, recorded_at,
+         checksum)
+    SELECT position, %(stream)s, version, id, type, schema, data::json,
+           %(metadata)s::json, %(recorded_at)s, {schema}.chain(link) OVER (ORDER BY i)
+    FROM (
+        SELECT numbered.*,
+               CASE WHEN i = 1 THEN {schema}.stream_tip(%(stream)s, version - 1)
+                    ELSE ''::bytea END
+               || {schema}.record_bytes(
+                   position, %(stream)s, version, id, type, schema, data, %(metadata)s,
+                   (extract(epoch FROM %(recorded_at)s::timestamptz) * 1000000)::bigint
+               ) AS link
+        FROM (
+            SELECT nextval('{schema}.positions') AS position,
+                   moved.before + batch.i AS version, batch.*
+            FROM moved, (
+                SELECT * FROM unnest(%(ids)b, %(types)b, %(schemas)b, %(data)b)
+                    WITH ORDINALITY AS b (id, type, schema, data, i)
+                ORDER BY i
+            ) AS batch
+        ) AS numbered
+    ) AS linked
     RETURNING position, version
 )
 SELECT (SELECT before FROM moved),
@@ -214,11 +350,12 @@ SELECT (SELECT before FROM moved),
 """
 
 
-def _split_url(url: str) -> tuple[str, str, bool]:
-    """Return the libpq URL without our options, the schema, and whether to NOTIFY."""
+def _split_url(url: str) -> tuple[str, str, bool, bool, bool]:
+    """Return the libpq URL without our options, the schema, NOTIFY, read-only, verify."""
     parts = urlsplit(url)
     options = parse_qsl(parts.query, keep_blank_values=True)
-    ours = {key: value for key, value in options if key in ("schema", "notify")}
+    names = ("schema", "notify", "mode", "verify")
+    ours = {key: value for key, value in options if key in names}
     rest = [(key, value) for key, value in options if key not in ours]
     schema = ours.get("schema", DEFAULT_SCHEMA)
     if not _IDENTIFIER.match(schema):
@@ -228,7 +365,80 @@ def _split_url(url: str) -> tuple[str, str, bool]:
     notify = ours.get("notify", "on").lower()
     if notify not in ("on", "off"):
         raise UnsupportedURLError(f"notify={notify!r}: use on or off")
-    return urlunsplit(parts._replace(query=urlencode(rest))), schema, notify == "on"
+    mode = ours.get("mode", "rw").lower()
+    if mode not in ("ro", "rw"):
+        raise UnsupportedURLError(f"mode={mode!r}: use ro or rw")
+    verify = ours.get("verify", "on").lower()
+    if verify not in ("on", "off"):
+        raise UnsupportedURLError(f"verify={verify!r}: use on or off")
+    return (urlunsplit(parts._replace(query=urlencode(rest))), schema, notify == "on",
+            mode == "ro", verify == "on")
+
+
+def _sqlstate(error: BaseException) -> str:
+    return getattr(error, "sqlstate", None) or ""
+
+
+def _lost(db: psycopg.Connection[Any]) -> bool:
+    """Whether the connection is gone (broken by the server or the network, or closed)."""
+    return bool(db.closed or db.broken)
+
+
+def storage_fault(error: psycopg.Error, doing: str, *, writing: bool = False  # noqa: PLR0911
+                  ) -> StorageError:
+    """Return the library's error for a ``psycopg`` error, by its SQLSTATE.
+
+    Args:
+        error: what psycopg raised.
+        doing: what was being done, said after "cannot" ("read the log").
+        writing: whether it was a write (the message then says nothing was recorded).
+
+    """
+    state = _sqlstate(error)
+    said = " ".join(str(error).split())
+    nothing = "; nothing was recorded" if writing else ""
+    if state == "53100":
+        return StorageFullError(
+            f"cannot {doing}: the PostgreSQL server's disk is full ({said}){nothing}; free "
+            "space on the server and retry"
+        )
+    if state in ("25006", "42501"):
+        return ReadOnlyStorageError(
+            f"cannot {doing}: PostgreSQL refuses to write ({said}){nothing}; use a user "
+            "allowed to write, a primary rather than a standby, or open the log read-only"
+        )
+    if state in ("55P03", "57014", "40P01", "40001"):
+        return StorageLockedError(
+            f"cannot {doing}: PostgreSQL gave up waiting for a lock or a time-out ({said})"
+            f"{nothing}; retry"
+        )
+    if state in ("42P01", "3F000", "42883"):
+        return NotALogError(
+            f"cannot {doing}: the log's tables are not there or not current ({said}); check "
+            "the URL's database and ?schema=, or open the log read-write once to create them"
+        )
+    if state.startswith("XX0"):
+        return CorruptLogError(
+            f"cannot {doing}: PostgreSQL reports damaged data ({said}); restore the database "
+            "from a backup and run 'alliance-events verify'"
+        )
+    if state.startswith("28") or state == "3D000":
+        return StorageUnavailableError(
+            f"cannot {doing}: PostgreSQL refuses the connection ({said}); check the URL's "
+            "user, password and database"
+        )
+    if not state or state.startswith(("08", "57P", "53")):
+        return StorageUnavailableError(
+            f"cannot {doing}: PostgreSQL cannot be reached ({said}){nothing}; retry when the "
+            "server is back (the log reconnects by itself)"
+        )
+    return StorageError(f"cannot {doing}: PostgreSQL error {state} ({said}){nothing}")
+
+
+def _transient(error: psycopg.Error) -> bool:
+    """Whether a failure to connect may pass by itself (a server restarting or away)."""
+    state = _sqlstate(error)
+    return not state or state.startswith(("08", "57P", "53300"))
 
 
 class PostgresLog:
@@ -242,50 +452,130 @@ class PostgresLog:
         codec: Codec | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         migrate: bool = True,
+        read_only: bool = False,
+        verify_reads: bool | None = None,
+        reconnect_timeout: float = RECONNECT_TIMEOUT,
     ) -> None:
         """Connect, and create the schema's tables unless ``migrate`` is false.
 
         Args:
-            url: a libpq URL, with the options ``schema`` and ``notify`` if wanted.
+            url: a libpq URL, with the options ``schema``, ``notify``, ``mode`` and
+                ``verify`` if wanted.
             clock: where ``recorded_at`` comes from.
             codec: the codec (and so the registry) to use.
             page_size: records fetched per query while reading.
             migrate: create or update the tables and functions now (idempotent, safe
-                with several processes opening at once).
+                with several processes opening at once). Never when read-only.
+            read_only: every transaction read-only, nothing migrated (or ``?mode=ro``).
+            verify_reads: check checksums on read (default: the URL's ``verify``, on).
+            reconnect_timeout: seconds a call tries to (re)connect before giving up.
+
+        Raises:
+            StorageError: the server cannot be reached (after ``reconnect_timeout``),
+                refuses the user, or holds no current log where a read-only open
+                needs one.
 
         """
         self._codec = Codec() if codec is None else codec
         self._decoder = RecordDecoder(self._codec)
         self._clock = clock
         self._page_size = page_size
-        conninfo, self.schema, self.notify = _split_url(url)
+        conninfo, self.schema, self.notify, url_read_only, url_verify = _split_url(url)
+        self.read_only = read_only or url_read_only
+        self.verify_reads = url_verify if verify_reads is None else verify_reads
+        self.reconnect_timeout = reconnect_timeout
         self._conninfo = conninfo
         self._schema = sql.Identifier(self.schema)
         self.channel = f"{self.schema}_events"
         self._lock = threading.RLock()
-        try:
-            self._db: psycopg.Connection[Any] | None = psycopg.connect(conninfo, autocommit=True)
-        except psycopg.Error as error:
-            raise LogError(f"cannot connect to PostgreSQL: {error}") from error
-        if migrate:
-            self.migrate()
-        self._prepare_statements()
+        self._closed = False
         self._settled = 0
+        self._db: psycopg.Connection[Any] | None = None
+        self._db = self.connect()
+        try:
+            if self.read_only:
+                self._check_current()
+            elif migrate:
+                self.migrate()
+        except BaseException:
+            self.close()
+            raise
+        self._prepare_statements()
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """Open a new connection, retrying with back-off (see the module's notes).
+
+        Raises:
+            StorageUnavailableError: not reachable within ``reconnect_timeout`` seconds
+                (or refused: a wrong password, no such database).
+
+        """
+        deadline = time.monotonic() + self.reconnect_timeout
+        delay = _FIRST_DELAY
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                db = psycopg.connect(
+                    self._conninfo, autocommit=True,
+                    connect_timeout=max(2, math.ceil(remaining)),
+                )
+                if self.read_only:
+                    db.execute("SET default_transaction_read_only = on")
+            except psycopg.Error as error:
+                if not _transient(error) or time.monotonic() + delay > deadline:
+                    raise storage_fault(error, "connect to PostgreSQL") from error
+            else:
+                return db
+            time.sleep(delay)
+            delay = min(delay * 2, _MAX_DELAY)
+
+    def _check_current(self) -> None:
+        """Refuse, for a read-only open, a schema that is missing, older or newer."""
+        version = self._retrying("open the log", self._schema_version)
+        if version is None:
+            raise NotALogError(
+                f"there is no event log in schema {self.schema!r} of this database: check the "
+                "URL (and ?schema=), or open it read-write once to create it"
+            )
+        if version != _SCHEMA_VERSION:
+            self._refuse_version(version)
+
+    def _refuse_version(self, version: int) -> None:
+        if version > _SCHEMA_VERSION:
+            raise NotALogError(
+                f"the log in schema {self.schema!r} has schema version {version}, newer than "
+                f"this alliance-events knows ({_SCHEMA_VERSION}): upgrade alliance-events"
+            )
+        raise ReadOnlyStorageError(
+            f"the log in schema {self.schema!r} has schema version {version} and this "
+            f"alliance-events needs {_SCHEMA_VERSION} (record checksums): a read-only open "
+            "cannot migrate it; open it read-write once (any command that records)"
+        )
 
     def migrate(self) -> None:
         """Create (or bring up to date) the schema, tables, triggers and functions.
 
         A schema that is current already is left alone: replacing its triggers would take
         an exclusive lock on the events table and stall every reader and writer.
+
+        Raises:
+            NotALogError: the schema is newer than this library knows.
+            StorageError: the storage failed; nothing was changed.
+
         """
         ddl = sql.SQL(_DDL).format(schema=self._schema)
-        with self._lock:
-            db = self._connection()
-            if self._schema_version(db) == _SCHEMA_VERSION:
+
+        def run(db: psycopg.Connection[Any]) -> None:
+            version = self._schema_version(db)
+            if version == _SCHEMA_VERSION:
                 return
+            if version is not None and version > _SCHEMA_VERSION:
+                self._refuse_version(version)
             with db.transaction():
                 lock_key = f"alliance_events:migrate:{self.schema}"
                 db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock_key,))
+                if self._schema_version(db) == _SCHEMA_VERSION:
+                    return  # another process migrated it while this one waited
                 db.execute(ddl)
                 db.execute(
                     sql.SQL(
@@ -294,6 +584,8 @@ class PostgresLog:
                     ).format(self._schema),
                     (str(_SCHEMA_VERSION),),
                 )
+
+        self._retrying("create or migrate the log's tables", run, writing=True)
 
     def _schema_version(self, db: psycopg.Connection[Any]) -> int | None:
         exists = db.execute(
@@ -336,6 +628,17 @@ class PostgresLog:
             "SELECT version FROM {}.streams WHERE stream = %s"
         ).format(schema)
         self._sql_max = sql.SQL("SELECT max(position) FROM {}.events").format(schema)
+        self._sql_tips = sql.SQL(
+            "SELECT e.stream, e.version, e.checksum FROM {}.events AS e "
+            "JOIN unnest(%s::text[], %s::bigint[]) AS w (stream, version) "
+            "ON e.stream = w.stream AND e.version = w.version"
+        ).format(schema)
+        self._sql_stream_versions = sql.SQL(
+            "SELECT s.stream, s.version, e.version FROM {0}.streams AS s "
+            "LEFT JOIN (SELECT stream, max(version) AS version FROM {0}.events "
+            "GROUP BY stream) AS e ON e.stream = s.stream "
+            "WHERE s.version IS DISTINCT FROM e.version ORDER BY s.stream LIMIT 1"
+        ).format(schema)
         self._sql_positions = sql.SQL(
             "SELECT position FROM {}.events WHERE position > %s AND position <= %s "
             "ORDER BY position LIMIT 100000"
@@ -402,16 +705,34 @@ class PostgresLog:
         statement = self._sql_append[
             "any" if expected is ANY else "new" if expected == 0 else "expected"
         ]
+        doing = f"append to stream {stream!r}"
+        if self.read_only:
+            raise ReadOnlyStorageError(
+                f"cannot {doing}: the PostgreSQL log was opened read-only; nothing was recorded"
+            )
         with self._lock:
             db = self._connection()
+            if _gone_while_idle(db):
+                db = self._replace(db)  # nothing was sent on the dead one
             try:
                 row = db.execute(statement, params, prepare=True).fetchone()
             except psycopg.errors.UniqueViolation:  # a concurrent retry, or ids reused
-                return self._append_refused(db, batch)
+                return self._explain_refusal(batch)
             except psycopg.Error as error:
-                raise LogError(f"PostgreSQL refused the append to {stream!r}: {error}") from error
+                if _lost(db) or _sqlstate(error).startswith(("08", "57P")):
+                    if "sending" in str(error):  # it never reached the server
+                        raise StorageUnavailableError(
+                            f"cannot {doing}: the connection to PostgreSQL broke before the "
+                            f"append was sent ({' '.join(str(error).split())}); nothing was "
+                            "recorded; retry (the log reconnects by itself)"
+                        ) from error
+                    raise UnknownOutcomeError(
+                        stream, " ".join(str(error).split()),
+                        _command_id(batch.metadata),
+                    ) from error
+                raise storage_fault(error, doing, writing=True) from error
             if row is None or row[0] is None:  # the stream was elsewhere, or the ids stored
-                return self._append_refused(db, batch)
+                return self._explain_refusal(batch)
             version_before, positions = row
             if self.notify:
                 self._wake(db, batch.stream)
@@ -427,11 +748,14 @@ class PostgresLog:
             )
         ]
 
-    def _append_refused(self, db: psycopg.Connection[Any], batch: PreparedBatch) -> list[Recorded]:
+    def _explain_refusal(self, batch: PreparedBatch) -> list[Recorded]:
         """Explain an append that wrote nothing: a retry, a reuse of ids, or a conflict."""
-        stored = [
-            self._decoder(*row) for row in db.execute(self._sql_by_ids, (list(batch.event_ids),))
-        ]
+        rows = self._retrying(
+            f"append to stream {batch.stream!r}",
+            lambda db: db.execute(self._sql_by_ids, (list(batch.event_ids),)).fetchall(),
+            writing=True,
+        )
+        stored = [self._decoder(*row) for row in rows]
         if stored:
             return check_retry(batch, stored)
         actual = self.stream_version(batch.stream)
@@ -455,11 +779,14 @@ class PostgresLog:
         check_stream(stream)
         cursor = max(after_version, 0)
         decode = self._decoder
+        checker = self._checker()
         while True:
-            with self._lock:
-                rows = self._connection().execute(
-                    self._sql_read_stream, (stream, cursor, self._page_size)
-                ).fetchall()
+            rows = self._fetchall(
+                "read the log", self._sql_read_stream, (stream, cursor, self._page_size)
+            )
+            if checker is not None:
+                checker.prefetch(rows)
+                checker.check_page(rows, uuid_objects=True)
             for row in rows:
                 yield decode(*row)
             if len(rows) < self._page_size:
@@ -467,55 +794,91 @@ class PostgresLog:
             cursor = rows[-1][2]
 
     def read_all(self, *, after: int = 0, limit: int | None = None) -> Iterator[Recorded]:
-        """Iterate over settled records above ``after`` (see the module's notes)."""
+        """Iterate over settled records above ``after`` (see the module's notes).
+
+        Raises:
+            CorruptRecordError: a record does not match its checksum (names its position).
+            StorageError: the storage failed and did not come back within the bound.
+
+        """
         cursor = max(after, 0)
         remaining = limit
         decode = self._decoder
+        checker = self._checker()
         while remaining is None or remaining > 0:
             size = self._page_size if remaining is None else min(remaining, self._page_size)
-            rows, snapshot = self._page(cursor, size)
-            if not rows:
-                return
-            for row in rows:
-                position = row[0]
-                if position != cursor + 1:
-                    # A hole before this row: settled, or still being committed?
-                    filled = self._fill_hole(cursor, position, snapshot)
-                    if filled is None:
-                        return
-                    for missing in filled[: remaining if remaining is not None else None]:
-                        yield decode(*missing)
-                        cursor = missing[0]
-                        if remaining is not None:
-                            remaining -= 1
-                    if remaining is not None and remaining <= 0:
-                        return
+            settled, more = self._settled_page(cursor, size)
+            if checker is not None:
+                # Checked in the order they are returned: a hole's rows before the rows
+                # after it (a stream's previous record may be among them).
+                checker.prefetch(settled)
+                checker.check_page(settled, uuid_objects=True)
+            for row in settled:
                 yield decode(*row)
-                cursor = position
-                if remaining is not None:
-                    remaining -= 1
-                    if remaining <= 0:
-                        return
-            if len(rows) < size:
+            if not more or not settled:
                 return
+            cursor = settled[-1][0]
+            if remaining is not None:
+                remaining -= len(settled)
+
+    def _settled_page(self, cursor: int, size: int) -> tuple[list[Any], bool]:
+        """Return up to ``size`` settled rows after ``cursor``, and whether more may follow.
+
+        The rows are contiguous but for permanent holes (see the module's notes): at a
+        hole a writer may still fill, the page ends before it.
+        """
+        rows, snapshot = self._page(cursor, size)
+        settled: list[Any] = []
+        for row in rows:
+            position = row[0]
+            if position != cursor + 1:
+                # A hole before this row: settled, or still being committed?
+                filled = self._fill_hole(cursor, position, snapshot)
+                if filled is None:
+                    return settled, False
+                for missing in filled[: size - len(settled)]:
+                    settled.append(missing)
+                    cursor = missing[0]
+                if len(settled) >= size:
+                    return settled, True
+            settled.append(row)
+            cursor = position
+            if len(settled) >= size:
+                return settled, True
+        return settled, len(rows) >= size
 
     def _page(self, after: int, size: int) -> tuple[list[Any], str]:
-        with self._lock:
-            db = self._connection()
+        def read(db: psycopg.Connection[Any]) -> tuple[list[Any], str]:
             with db.transaction():
                 db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 snapshot = db.execute("SELECT pg_current_snapshot()::text").fetchone()
                 rows = db.execute(self._sql_read_all, (after, size)).fetchall()
-        assert snapshot is not None  # noqa: S101 - a SELECT of one value returns one row
-        return rows, str(snapshot[0])
+            assert snapshot is not None  # noqa: S101 - a SELECT of one value returns one row
+            return rows, str(snapshot[0])
+
+        return self._retrying("read the log", read)
 
     def _fill_hole(self, before: int, after: int, snapshot: str) -> list[Any] | None:
         """Rows committed between two visible positions, or None if one may still come."""
-        with self._lock:
-            db = self._connection()
+        def fill(db: psycopg.Connection[Any]) -> list[Any] | None:
             if self._writers_running(db, snapshot):
                 return None
             return db.execute(self._sql_read_range, (before, after)).fetchall()
+
+        return self._retrying("read the log", fill)
+
+    def _checker(self) -> ChainChecker | None:
+        return ChainChecker(self._lookup_tips) if self.verify_reads else None
+
+    def _lookup_tips(self, wanted: Sequence[tuple[str, int]]
+                     ) -> dict[tuple[str, int], bytes | None]:
+        streams = [stream for stream, _ in wanted]
+        versions = [version for _, version in wanted]
+        rows = self._retrying(
+            "read the log",
+            lambda db: db.execute(self._sql_tips, (streams, versions)).fetchall(),
+        )
+        return {(stream, version): stored for stream, version, stored in rows}
 
     def _writers_running(self, db: psycopg.Connection[Any], snapshot: str) -> bool:
         row = db.execute(self._sql_writers_running, (self._streams_table, snapshot)).fetchone()
@@ -523,8 +886,7 @@ class PostgresLog:
 
     def head(self) -> int:
         """Return the last settled position: all positions up to it are readable."""
-        with self._lock:
-            db = self._connection()
+        def settled(db: psycopg.Connection[Any]) -> int:
             with db.transaction():
                 db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 snapshot = str(db.execute("SELECT pg_current_snapshot()::text").fetchone()[0])  # type: ignore[index]
@@ -534,6 +896,8 @@ class PostgresLog:
                 highest = self._first_hole(db, highest) - 1
             self._settled = max(self._settled, highest)
             return self._settled
+
+        return self._retrying("read the log's head", settled)
 
     def _first_hole(self, db: psycopg.Connection[Any], highest: int) -> int:
         cursor = self._settled
@@ -550,9 +914,49 @@ class PostgresLog:
     def stream_version(self, stream: str) -> int:
         """Return the stream's current version (0 when it does not exist)."""
         check_stream(stream)
-        with self._lock:
-            row = self._connection().execute(self._sql_stream_version, (stream,)).fetchone()
+        row = self._retrying(
+            "read a stream's version",
+            lambda db: db.execute(self._sql_stream_version, (stream,)).fetchone(),
+        )
         return int(row[0]) if row else 0
+
+    def verify(self) -> VerifyReport:
+        """Check every record's checksum, and the streams' versions against their records.
+
+        Returns:
+            The first bad position and what is wrong, or ok (see the module's notes).
+
+        """
+        report = verify_rows(self._stored_rows(), gapless=False)
+        if not report.ok:
+            return report
+        row = self._retrying(
+            "verify the log", lambda db: db.execute(self._sql_stream_versions).fetchone()
+        )
+        if row is not None:
+            stream, counted, last = row
+            return VerifyReport(
+                report.checked, None,
+                f"stream {stream!r} is at version {counted} in the streams table but its "
+                f"last record is version {last or 0}: records were removed",
+                report.last_position,
+            )
+        return report
+
+    def _stored_rows(self) -> Iterator[StoredRow]:
+        cursor = 0
+        while True:
+            rows = self._fetchall(
+                "verify the log", self._sql_read_all, (cursor, self._page_size)
+            )
+            for row in rows:
+                (position, stream, version, event_id, type_name, schema, data, metadata,
+                 micros, stored) = row
+                yield StoredRow(position, stream, version, event_id.bytes, type_name, schema,
+                                data, metadata, micros, stored)
+            if len(rows) < self._page_size:
+                return
+            cursor = rows[-1][0]
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -569,8 +973,10 @@ class PostgresLog:
     def close(self) -> None:
         """Close the connection; further use raises LogClosedError."""
         with self._lock:
+            self._closed = True
             if self._db is not None:
-                self._db.close()
+                with contextlib.suppress(psycopg.Error):
+                    self._db.close()
                 self._db = None
 
     def __enter__(self) -> PostgresLog:
@@ -580,12 +986,69 @@ class PostgresLog:
         self.close()
 
     def __repr__(self) -> str:
-        return f"PostgresLog(schema={self.schema!r})"
+        mode = ", read_only=True" if self.read_only else ""
+        return f"PostgresLog(schema={self.schema!r}{mode})"
 
     def _connection(self) -> psycopg.Connection[Any]:
-        if self._db is None:
+        """Return the connection, replaced first if it broke (call under the lock)."""
+        if self._closed:
             raise LogClosedError("the PostgreSQL log is closed")
+        db = self._db
+        if db is None or _lost(db):
+            return self._replace(db)
+        return db
+
+    def _replace(self, old: psycopg.Connection[Any] | None) -> psycopg.Connection[Any]:
+        """Close a broken connection and open a new one (call under the lock)."""
+        self._db = None
+        if old is not None:
+            with contextlib.suppress(psycopg.Error):
+                old.close()
+        self._db = self.connect()
         return self._db
+
+    def _fetchall(self, doing: str, query: sql.Composed, params: Sequence[Any]
+                  ) -> list[Any]:
+        return self._retrying(doing, lambda db: db.execute(query, params).fetchall())
+
+    def _retrying(
+        self, doing: str, operation: Callable[[psycopg.Connection[Any]], _T], *,
+        writing: bool = False,
+    ) -> _T:
+        """Run ``operation`` under the lock; once more on a new connection if it broke.
+
+        Only for what is safe to repeat: reads, and writes that are one transaction
+        whose failure leaves nothing behind.
+        """
+        with self._lock:
+            for attempt in (1, 2):
+                db = self._connection()
+                try:
+                    return operation(db)
+                except psycopg.Error as error:
+                    if attempt == 1 and _lost(db):
+                        continue
+                    raise storage_fault(error, doing, writing=writing) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _gone_while_idle(db: psycopg.Connection[Any]) -> bool:
+    """Return whether an idle connection's socket reads as ready (no round trip).
+
+    It does when the server closed it, or sent a FATAL error (as on a shutdown), while
+    nobody was using it.
+    """
+    try:
+        poller = select.poll()
+        poller.register(db.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError, psycopg.Error):
+        return True
+
+
+def _command_id(metadata: Mapping[str, Any]) -> str | None:
+    value = metadata.get("command_id")
+    return None if value is None else str(value)
 
 
 
@@ -637,52 +1100,98 @@ class _Consumers:
         self._lock = threading.RLock()  # the connection
         self._waiting = threading.Lock()  # held by a wait; close() takes it after interrupting
         self._listening = False
+        self._closed = False
+        self._keys: set[int] = set()  # the advisory locks held for claims
+        self._reconnected = False  # set by a reconnection: the next wait returns True
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.settimeout(0.0)  # non-blocking
         self._wake_write.settimeout(0.0)
         try:
-            self._db: psycopg.Connection[Any] | None = psycopg.connect(
-                log._conninfo, autocommit=True
-            )
-        except psycopg.Error as error:
+            self._db: psycopg.Connection[Any] | None = log.connect()
+        except BaseException:
             self._wake_read.close()
             self._wake_write.close()
-            raise LogError(f"cannot connect to PostgreSQL to follow the log: {error}") from error
+            raise
         # Selectors, not select(): a busy server's sockets may be numbered above 1024.
         self._both = selectors.DefaultSelector()
-        self._both.register(self._db.fileno(), selectors.EVENT_READ, "database")
+        self._fileno = self._db.fileno()
+        self._both.register(self._fileno, selectors.EVENT_READ, "database")
         self._both.register(self._wake_read, selectors.EVENT_READ, "interrupt")
         self._interrupts = selectors.DefaultSelector()
         self._interrupts.register(self._wake_read, selectors.EVENT_READ, "interrupt")
 
     def _connection(self) -> psycopg.Connection[Any]:
-        if self._db is None:
+        """Return the connection, replaced first if it broke (call under the lock)."""
+        if self._closed:
             raise LogClosedError("the follower's connection to PostgreSQL is closed")
-        return self._db
+        db = self._db
+        if db is None or _lost(db):
+            return self._reconnect(db)
+        return db
+
+    def _reconnect(self, old: psycopg.Connection[Any] | None) -> psycopg.Connection[Any]:
+        """Replace a broken connection: LISTEN again, take the claims' locks again."""
+        self._db = None
+        if old is not None:
+            with contextlib.suppress(psycopg.Error):
+                old.close()
+        with contextlib.suppress(KeyError, ValueError):
+            self._both.unregister(self._fileno)
+        db = self._log.connect()
+        try:
+            if self._listening:
+                db.execute(self._sql_listen)
+            for key in self._keys:
+                # Best effort: if another follower took the name meanwhile, the generation
+                # fences this one out at its next acknowledgement.
+                db.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+        except psycopg.Error as error:
+            db.close()
+            raise storage_fault(error, "listen to the log again") from error
+        self._db = db
+        self._fileno = db.fileno()
+        self._both.register(self._fileno, selectors.EVENT_READ, "database")
+        self._reconnected = True
+        return db
 
     @contextlib.contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
+    def _errors(self, what: str, *, writing: bool = False) -> Iterator[None]:
         try:
             yield
         except psycopg.Error as error:
-            raise LogError(f"PostgreSQL refused to {what}: {error}") from error
+            raise storage_fault(error, what, writing=writing) from error
+
+    def _retrying(self, doing: str, operation: Callable[[psycopg.Connection[Any]], _T]) -> _T:
+        """Run a one-transaction ``operation``; once more on a new connection if it broke."""
+        with self._lock:
+            for attempt in (1, 2):
+                db = self._connection()
+                try:
+                    return operation(db)
+                except psycopg.Error as error:
+                    if attempt == 1 and _lost(db):
+                        continue
+                    raise storage_fault(error, doing) from error
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, name: str) -> int | None:
-        with self._lock, self._errors("read a checkpoint"):
-            row = self._connection().execute(self._sql_get, (name,)).fetchone()
+        row = self._retrying(
+            "read a checkpoint", lambda db: db.execute(self._sql_get, (name,)).fetchone()
+        )
         return None if row is None else row[0]
 
     def items(self) -> dict[str, int]:
-        with self._lock, self._errors("read the checkpoints"):
-            rows = self._connection().execute(self._sql_items).fetchall()
-        return dict(rows)
+        return dict(self._retrying(
+            "read the checkpoints", lambda db: db.execute(self._sql_items).fetchall()
+        ))
 
     def put(self, name: str, position: int) -> None:
-        with self._lock, self._errors("store a checkpoint"):
-            self._connection().execute(self._sql_put, (name, position))
+        # Repeating it stores the same value: safe to retry on a new connection.
+        self._retrying("store a checkpoint",
+                       lambda db: db.execute(self._sql_put, (name, position)))
 
     def delete(self, name: str) -> bool:
-        with self._lock, self._errors("delete a checkpoint"):
+        with self._lock, self._errors("delete a checkpoint", writing=True):
             return self._connection().execute(self._sql_delete, (name,)).rowcount > 0
 
     def claim(self, name: str, start: int | None, lock_timeout: float | None) -> Claim:
@@ -695,6 +1204,7 @@ class _Consumers:
                 with self._errors("take a follower's lock"):
                     row = db.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
                 if row is not None and row[0]:
+                    self._keys.add(key)
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -712,6 +1222,7 @@ class _Consumers:
                         claim = Claim(name, stored, generation + 1, resumed=True)
                     db.execute(self._sql_claim, (claim.position, claim.generation, name))
             except BaseException:
+                self._keys.discard(key)
                 with contextlib.suppress(psycopg.Error):
                     db.execute("SELECT pg_advisory_unlock(%s)", (key,))
                 raise
@@ -720,7 +1231,7 @@ class _Consumers:
     def move(self, claim: Claim, position: int) -> None:
         with self._lock:
             db = self._connection()
-            with self._errors("move a checkpoint"):
+            with self._errors("move a checkpoint", writing=True):
                 moved = db.execute(
                     self._sql_fence, (position, claim.name, claim.generation)
                 ).rowcount
@@ -743,40 +1254,60 @@ class _Consumers:
     def listen(self) -> None:
         if not self._log.notify:
             return
-        with self._lock, self._errors("listen"):
+        with self._lock, self._errors("listen to the log"):
             self._connection().execute(self._sql_listen)
             self._listening = True
 
-    def wait(self, after: int, timeout: float) -> bool:
+    def wait(self, after: int, timeout: float) -> bool:  # noqa: PLR0911 - one per outcome
         # A notification is a hint to look at the (settled) head, not an answer: it may be
         # for a record read already, or for one above a position still being committed.
         with self._waiting:
+            if self._take_reconnected():
+                return True  # something may have been appended while it was away
             if not self._listening:
                 return self._poll(after, timeout)
             deadline = time.monotonic() + timeout
             self._drain()  # notifications of earlier appends: the head covers them
-            if self._log.head() > after:
+            if self._take_reconnected() or self._log.head() > after:
                 return True
             look = time.monotonic() + self._fallback_interval
             while True:
                 now = time.monotonic()
                 if now >= deadline:
                     return False
-                self._connection()
+                with self._lock:
+                    self._connection()
                 ready = {key.data for key, _ in self._both.select(min(deadline, look) - now)}
                 if "interrupt" in ready:
                     self._clear_interrupt()
                     return False
                 notified = "database" in ready and self._drain()
+                if self._take_reconnected():
+                    return True
                 if notified or time.monotonic() >= look:
                     if self._log.head() > after:
                         return True
                     look = time.monotonic() + self._fallback_interval
 
+    def _take_reconnected(self) -> bool:
+        with self._lock:
+            reconnected, self._reconnected = self._reconnected, False
+            return reconnected
+
     def _drain(self) -> bool:
-        """Read the notifications received (some may wait since a query); return if any."""
-        with self._lock, self._errors("receive notifications"):
-            return sum(1 for _ in self._connection().notifies(timeout=0)) > 0
+        """Read the notifications received (some may wait since a query); return if any.
+
+        A connection found broken here is replaced at once (LISTEN again).
+        """
+        with self._lock:
+            db = self._connection()
+            try:
+                return sum(1 for _ in db.notifies(timeout=0)) > 0
+            except psycopg.Error as error:
+                if not _lost(db):
+                    raise storage_fault(error, "receive the log's notifications") from error
+            self._connection()  # reconnects, or raises StorageUnavailableError
+            return False
 
     def _poll(self, after: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -802,10 +1333,13 @@ class _Consumers:
     def close(self) -> None:
         self.interrupt()
         with self._waiting, self._lock:
-            if self._db is not None:
+            if not self._closed:
+                self._closed = True
                 # Closing the session releases its advisory locks (and its LISTEN).
-                self._db.close()
-                self._db = None
+                if self._db is not None:
+                    with contextlib.suppress(psycopg.Error):
+                        self._db.close()
+                    self._db = None
                 self._both.close()
                 self._interrupts.close()
                 self._wake_read.close()

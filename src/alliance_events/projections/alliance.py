@@ -5,7 +5,10 @@ delegation names its organisation and its people; a session shows its parent's
 cancellation). Each aggregate's state is the immutable value that the domain's own
 ``evolve`` returns, the same function the application decides with; only the dicts that
 hold them are updated in place, so applying an event costs the same on a log of ten
-events as on a log of ten million.
+events as on a log of ten million. A record's stream name says which aggregate's state it
+changes: it is read with :func:`~alliance_events.domain.streams.parse_stream` (once per
+name: the answer is kept), and the kind of stream picks the function applying its events
+(``_APPLY``).
 
 Only the library's own events change it (:data:`~alliance_events.domain.catalog.EVENT_CLASSES`):
 another tool's event, decoded by its installed class or opaque because its tool is not
@@ -16,34 +19,33 @@ So the calendars and their feeds are the same whether or not other tools are ins
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Final, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, Final, NamedTuple
 
 import attrs
 import pendulum
 
-from alliance_events.domain import directory, settings
+from alliance_events.domain import deadlines, settings
+from alliance_events.domain import meetings as mt
 from alliance_events.domain.catalog import EVENT_CLASSES
 from alliance_events.domain.common import MeetingStatus
-from alliance_events.domain.deadlines import (
-    Deadline,
-    DeadlineCancelled,
-    DeadlineExtended,
-    DeadlineReminderSent,
-    DeadlineSet,
-    evolve_deadline,
-)
-from alliance_events.domain.directory import Body, Organisation, Person
-from alliance_events.domain.meetings import MeetingRescheduled, MeetingScheduled, MeetingState
-from alliance_events.domain.meetings import evolve as evolve_meeting
+from alliance_events.domain.deadlines import Deadline
+from alliance_events.domain.directory import Body, Organisation, Person, bodies, organisations
+from alliance_events.domain.directory import persons as ps
+from alliance_events.domain.meetings import MeetingState
+from alliance_events.domain.streams import parse_stream
 from alliance_events.events import Event
 from alliance_events.log.base import Recorded
 
 __all__ = ["AllianceProjection", "AllianceState", "Touched", "chain_status"]
 
-_EMPTY_MEETING: Final = MeetingState()
 _STREAM_CACHE: Final = 1_000_000  # parsed stream names kept (bounded memory)
-_DEADLINE_EVENTS: Final = (DeadlineSet, DeadlineExtended, DeadlineCancelled, DeadlineReminderSent)
+_DEADLINE_EVENTS: Final = (
+    deadlines.DeadlineSet,
+    deadlines.DeadlineExtended,
+    deadlines.DeadlineCancelled,
+    deadlines.DeadlineReminderSent,
+)
 _JOURNAL_LIMIT: Final = 200_000  # touches kept in the journal; beyond, the oldest half goes
 
 
@@ -104,8 +106,7 @@ class AllianceState:
 
     def meeting(self, meeting_id: uuid.UUID) -> MeetingState | None:
         """Return the meeting's state, if it was scheduled."""
-        state = self.meetings.get(meeting_id)
-        return state if state is not None and state.exists else None
+        return self.meetings.get(meeting_id)
 
     def ancestors(self, meeting_id: uuid.UUID) -> list[MeetingState]:
         """Return the meeting's parent, its parent's parent, and so on."""
@@ -157,11 +158,16 @@ class AllianceState:
         return organisation.acronym or organisation.name
 
 
+_Apply = Callable[["AllianceState", Any, Event, Recorded], None]
+"""Applies one library event of one stream (its parsed key given) to the state in place."""
+
+
 class AllianceProjection:
     """The projection building :class:`AllianceState` (for a :class:`ProjectionRunner`)."""
 
     def __init__(self) -> None:
-        self._streams: dict[str, tuple[str, uuid.UUID | str]] = {}
+        # Each stream name read, parsed once: how to apply its events, and its key.
+        self._routes: dict[str, tuple[_Apply | None, Any]] = {}
 
     def initial(self) -> AllianceState:
         """Return an empty state."""
@@ -188,100 +194,108 @@ class AllianceProjection:
             journal_start=state.journal_mark,
         )
 
-    def _stream(self, stream: str) -> tuple[str, uuid.UUID | str]:
-        parsed = self._streams.get(stream)
-        if parsed is None:
-            kind, _, key = stream.partition("-")
-            try:
-                parsed = (kind, key if kind == "body" else uuid.UUID(key))
-            except ValueError:
-                parsed = ("", key)  # another tool's stream: not ours to fold
-            if len(self._streams) < _STREAM_CACHE:
-                self._streams[stream] = parsed
-        return parsed
+    def _route(self, stream: str) -> tuple[_Apply | None, Any]:
+        parsed = parse_stream(stream)
+        # Not a library stream (another tool's): not ours to fold.
+        route = (None, None) if parsed is None else (_APPLY[parsed[0]], parsed[1])
+        if len(self._routes) < _STREAM_CACHE:
+            self._routes[stream] = route
+        return route
 
-    def apply(  # noqa: PLR0912 - one branch per kind of stream, inline on the hot path
-        self, state: AllianceState, record: Recorded
-    ) -> AllianceState:
+    def apply(self, state: AllianceState, record: Recorded) -> AllianceState:
         """Apply one record to the state (in place) and return it."""
         event = record.event
-        if type(event) not in EVENT_CLASSES:  # another tool's event (or an opaque one)
-            state.position = record.position
-            state.recorded_at = record.recorded_at
-            return state
-        kind, key = self._stream(record.stream)
-        if kind == "meeting":
-            assert isinstance(key, uuid.UUID)  # noqa: S101 - parsed above
-            before = state.meetings.get(key, _EMPTY_MEETING)
-            state.meetings[key] = evolve_meeting(before, event)
-            if isinstance(event, MeetingScheduled) and event.parent_id is not None:
-                state.children.setdefault(event.parent_id, []).append(key)
-            elif isinstance(event, MeetingRescheduled):
-                state.moved_at[key] = record.recorded_at
-            self._touch(state, key, record)
-            if isinstance(event, _DEADLINE_EVENTS):
-                self._touch(state, event.deadline_id, record)
-        elif kind == "deadline":
-            assert isinstance(key, uuid.UUID)  # noqa: S101 - parsed above
-            deadline = evolve_deadline(state.deadlines.get(key), event)
-            if deadline is not None:
-                state.deadlines[key] = deadline
-                self._touch(state, key, record)
-        elif kind == "organisation":
-            self._organisation(state, key, event, record)  # type: ignore[arg-type]
-        elif kind == "person":
-            self._person(state, key, event, record)  # type: ignore[arg-type]
-        elif kind == "body":
-            body = directory.evolve_body(state.bodies.get(str(key)), event)
-            if body is not None:
-                state.bodies[body.body] = body
-        elif record.stream == settings.FEEDS_STREAM:
-            feeds = settings.evolve_feed_settings(state.feed_settings, event)
-            if feeds is not None:
-                state.feed_settings = feeds
+        # Another tool's event (or an opaque one) only moves the position.
+        if type(event) in EVENT_CLASSES:
+            apply, key = self._routes.get(record.stream) or self._route(record.stream)
+            if apply is not None:
+                apply(state, key, event, record)
         state.position = record.position
         state.recorded_at = record.recorded_at
         return state
 
-    @classmethod
-    def _person(cls, state: AllianceState, key: uuid.UUID, event: Event, record: Recorded) -> None:
-        known = state.persons.get(key)
-        person = directory.evolve_person(known, event)
-        if person is not None:
-            state.persons[person.person_id] = person
-            if person != known:
-                cls._touch(state, person.person_id, record)
 
-    @classmethod
-    def _organisation(
-        cls, state: AllianceState, key: uuid.UUID, event: Event, record: Recorded
-    ) -> None:
-        known = state.organisations.get(key)
-        organisation = directory.evolve_organisation(known, event)
-        if organisation is None:
-            return
-        state.organisations[organisation.organisation_id] = organisation
-        if known is None or (known.name, known.acronym) != (
-            organisation.name, organisation.acronym
-        ):  # a new feed token changes nothing a calendar shows
-            cls._touch(state, organisation.organisation_id, record)
-        if known is not None and known.feed_tokens is not organisation.feed_tokens:
-            for token_hash in known.feed_tokens.values():
-                state.feed_tokens.pop(token_hash, None)
-        for token_hash in organisation.feed_tokens.values():
-            state.feed_tokens[token_hash] = organisation.organisation_id
+def _meeting(state: AllianceState, key: uuid.UUID, event: Event, record: Recorded) -> None:
+    meeting = mt.evolve(state.meetings.get(key), event)
+    if meeting is not None:
+        state.meetings[key] = meeting
+    if isinstance(event, mt.MeetingScheduled) and event.parent_id is not None:
+        state.children.setdefault(event.parent_id, []).append(key)
+    elif isinstance(event, mt.MeetingRescheduled):
+        state.moved_at[key] = record.recorded_at
+    _touch(state, key, record)
+    if isinstance(event, _DEADLINE_EVENTS):
+        _touch(state, event.deadline_id, record)
 
-    @staticmethod
-    def _touch(state: AllianceState, key: uuid.UUID, record: Recorded) -> None:
-        touched = state.touched.get(key)
-        created = record.recorded_at if touched is None else touched.created
-        state.touched[key] = Touched(created, record.recorded_at, record.position)
-        journal = state.journal
-        journal.append(key)
-        if len(journal) > _JOURNAL_LIMIT:
-            half = _JOURNAL_LIMIT // 2
-            del journal[:half]
-            state.journal_start += half
+
+def _deadline(state: AllianceState, key: uuid.UUID, event: Event, record: Recorded) -> None:
+    deadline = deadlines.evolve(state.deadlines.get(key), event)
+    if deadline is not None:
+        state.deadlines[key] = deadline
+        _touch(state, key, record)
+
+
+def _organisation(state: AllianceState, key: uuid.UUID, event: Event, record: Recorded) -> None:
+    known = state.organisations.get(key)
+    organisation = organisations.evolve(known, event)
+    if organisation is None:
+        return
+    state.organisations[organisation.organisation_id] = organisation
+    if known is None or (known.name, known.acronym) != (
+        organisation.name, organisation.acronym
+    ):  # a new feed token changes nothing a calendar shows
+        _touch(state, organisation.organisation_id, record)
+    if known is not None and known.feed_tokens is not organisation.feed_tokens:
+        for token_hash in known.feed_tokens.values():
+            state.feed_tokens.pop(token_hash, None)
+    for token_hash in organisation.feed_tokens.values():
+        state.feed_tokens[token_hash] = organisation.organisation_id
+
+
+def _person(state: AllianceState, key: uuid.UUID, event: Event, record: Recorded) -> None:
+    known = state.persons.get(key)
+    person = ps.evolve(known, event)
+    if person is not None:
+        state.persons[person.person_id] = person
+        if person != known:
+            _touch(state, person.person_id, record)
+
+
+def _body(state: AllianceState, key: str, event: Event, _: Recorded) -> None:
+    body = bodies.evolve(state.bodies.get(key), event)
+    if body is not None:
+        state.bodies[body.body] = body
+
+
+def _settings(state: AllianceState, key: str, event: Event, _: Recorded) -> None:
+    if key == settings.FEEDS:
+        feeds = settings.evolve(state.feed_settings, event)
+        if feeds is not None:
+            state.feed_settings = feeds
+
+
+_APPLY: Final[dict[str, _Apply]] = {
+    "meeting": _meeting,
+    "deadline": _deadline,
+    "organisation": _organisation,
+    "person": _person,
+    "body": _body,
+    "settings": _settings,
+}
+"""How the events of each kind of stream (:func:`~alliance_events.domain.streams.parse_stream`)
+change the state."""
+
+
+def _touch(state: AllianceState, key: uuid.UUID, record: Recorded) -> None:
+    touched = state.touched.get(key)
+    created = record.recorded_at if touched is None else touched.created
+    state.touched[key] = Touched(created, record.recorded_at, record.position)
+    journal = state.journal
+    journal.append(key)
+    if len(journal) > _JOURNAL_LIMIT:
+        half = _JOURNAL_LIMIT // 2
+        del journal[:half]
+        state.journal_start += half
 
 
 def chain_status(chain: Sequence[MeetingState]) -> MeetingStatus:

@@ -15,12 +15,11 @@ so that a program can say what it could not read.
 from __future__ import annotations
 
 import datetime as _dt
-import gc
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
+from alliance_events._speed import without_cyclic_gc  # re-exported
 from alliance_events.events import OpaqueEvent
 from alliance_events.log.base import EventLog, Recorded
 
@@ -46,23 +45,6 @@ class Projection(Protocol[S]):
         (For an immutable state, the state itself.) Used for the runner's snapshots.
         """
         ...
-
-
-@contextmanager
-def without_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a fold runs.
-
-    A fold allocates millions of small immutable objects that form no cycles; the
-    collector would rescan the growing state again and again for nothing (measured: a
-    quarter of a rebuild's time). Reference counting still frees everything as usual.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def fold(

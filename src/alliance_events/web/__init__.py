@@ -48,6 +48,14 @@ variant's ETag matches: both stand for the same feed content.
 
 Tokens never reach a log: this module logs no paths, and ``alliance-events serve`` runs
 uvicorn with its access log off.
+
+While the database is away (a PostgreSQL restart, say) the server keeps serving the feeds
+it rendered last, with their validators; ``/healthz`` answers 503 with the status
+``"database unavailable"`` and the position the feeds reflect; a token the server has not
+looked up before gets the same 404 as a wrong one (it cannot be checked, and 404 is the
+only answer that tells nothing about it); a feed or page never rendered before gets 503.
+The log reconnects by itself: the follower catches up and re-renders once the database is
+back, without a restart.
 """
 
 from __future__ import annotations
@@ -73,10 +81,16 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from alliance_events import (
+    Audience,
+    Clock,
+    Feed,
+    FeedRenderer,
+    LogWatcher,
+    StorageError,
+    subscribe_links,
+)
 from alliance_events.app import Alliance
-from alliance_events.clock import Clock
-from alliance_events.ical import Audience, Feed, FeedRenderer, subscribe_links
-from alliance_events.log import LogWatcher
 from alliance_events.web._pages import STYLE_HASH, Delegate, listed, page
 
 __all__ = ["FeedServer", "create_app", "subscribe_links"]
@@ -241,6 +255,7 @@ class FeedServer:
         self.max_age = int(renderer.refresh.total_seconds())
         self.position = -1  # the log position the cached feeds were last brought to
         self.healthy = True
+        self.database_available = True  # False while the storage fails (see the module)
         # Records of unknown types skipped so far, by type name (a copy taken under the
         # lock, for /healthz); those known at start were reported by whoever caught up.
         self.unknown_types: dict[str, int] = dict(alliance.unknown_types)
@@ -346,13 +361,17 @@ class FeedServer:
                 woken = await self._wait_for_the_log()
             try:
                 moved = await anyio.to_thread.run_sync(self.refresh)
+            except StorageError as error:  # the database is away: serve what was rendered
+                failures += 1
+                self.healthy = self.database_available = False
+                logger.warning("the log cannot be read (attempt %d): %s", failures, error)
             except Exception:
                 failures += 1
                 self.healthy = False
                 logger.exception("following the log failed (attempt %d); retrying", failures)
             else:
                 failures = 0
-                self.healthy = True
+                self.healthy = self.database_available = True
                 if woken and not moved:  # the log moved but the state did not: never spin
                     await anyio.sleep(self.poll_interval)
 
@@ -394,6 +413,9 @@ class FeedServer:
         try:
             await anyio.to_thread.run_sync(self._render_first, Audience.public())
             await anyio.to_thread.run_sync(self.refresh)
+        except StorageError as error:
+            self.healthy = self.database_available = False
+            logger.warning("the log cannot be read at start-up (%s); the follower retries", error)
         except Exception:
             self.healthy = False
             logger.exception("rendering the feeds at start-up failed; the follower retries")
@@ -418,7 +440,11 @@ class FeedServer:
         """ASGI endpoint of ``/calendar.ics``."""
         cached = self._feeds.get(self._public_key)
         if cached is None:
-            cached = await anyio.to_thread.run_sync(self._render_first, Audience.public())
+            try:
+                cached = await anyio.to_thread.run_sync(self._render_first, Audience.public())
+            except StorageError:
+                await _unavailable(scope, send)
+                return
         await self._respond(cached, scope, send)
 
     async def organisation_feed(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -430,15 +456,25 @@ class FeedServer:
         token_hash = hashlib.sha256(token.encode()).hexdigest()
         organisation = self._tokens.get(token_hash)
         if organisation is None:
-            organisation = await anyio.to_thread.run_sync(self._lookup, token, token_hash)
+            if not self.database_available:  # cannot be checked now: 404, as for a wrong one
+                await _not_found(scope, send)
+                return
+            try:
+                organisation = await anyio.to_thread.run_sync(self._lookup, token, token_hash)
+            except StorageError:
+                organisation = None  # the same: nothing told about a token not checked
             if organisation is None:
                 await _not_found(scope, send)
                 return
         cached = self._feeds.get(Audience.organisation(organisation).key)
         if cached is None:
-            cached = await anyio.to_thread.run_sync(
-                self._render_first, Audience.organisation(organisation)
-            )
+            try:
+                cached = await anyio.to_thread.run_sync(
+                    self._render_first, Audience.organisation(organisation)
+                )
+            except StorageError:
+                await _unavailable(scope, send)
+                return
         await self._respond(cached, scope, send)
 
     def _wants_gzip(self, value: bytes) -> bool:
@@ -543,8 +579,13 @@ class FeedServer:
         installed tools whose event types were loaded or refused.
         """
         unknown = self.unknown_types
+        status = (
+            "ok" if self.healthy
+            else "failing" if self.database_available
+            else "database unavailable"
+        )
         return {
-            "status": "ok" if self.healthy else "failing",
+            "status": status,
             "position": max(self.position, 0),
             "feeds": len(self._feeds),
             "skipped_unknown_types": sum(unknown.values()),
@@ -555,6 +596,21 @@ class FeedServer:
                 for load in self.alliance.plugins
             },
         }
+
+
+_UNAVAILABLE_BODY: Final = b"Service Unavailable: the database is away; retry later"
+
+
+async def _unavailable(scope: Scope, send: Send) -> None:
+    """Answer 503: what was asked was never rendered and the database is away."""
+    headers = [
+        (b"content-length", str(len(_UNAVAILABLE_BODY)).encode()),
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"retry-after", b"30"),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    body = b"" if scope["method"] == "HEAD" else _UNAVAILABLE_BODY
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _not_found(scope: Scope, send: Send) -> None:
@@ -617,18 +673,24 @@ def create_app(
 
     async def index(request: Request) -> Response:
         origin = f"{request.url.scheme}://{request.url.netloc}"
-        body = await anyio.to_thread.run_sync(
-            lambda: server.subscribe_page(origin, base_url=base_url)
-        )
+        try:
+            body = await anyio.to_thread.run_sync(
+                lambda: server.subscribe_page(origin, base_url=base_url)
+            )
+        except StorageError:
+            return Response(_UNAVAILABLE_BODY, status_code=503, media_type="text/plain")
         assert body is not None  # noqa: S101 - the public page always exists
         return HTMLResponse(body, headers=_PAGE_HEADERS)
 
     async def organisation_page(request: Request) -> Response:
         origin = f"{request.url.scheme}://{request.url.netloc}"
         token = request.path_params["token"]
-        body = await anyio.to_thread.run_sync(
-            lambda: server.subscribe_page(origin, base_url=base_url, token=token)
-        )
+        try:
+            body = await anyio.to_thread.run_sync(
+                lambda: server.subscribe_page(origin, base_url=base_url, token=token)
+            )
+        except StorageError:
+            body = None  # a token not checked: the same 404 as a wrong one
         if body is None:
             return Response(_NOT_FOUND_BODY, status_code=404, media_type="text/plain")
         headers = {**_PAGE_HEADERS, "cache-control": "private, no-store"}

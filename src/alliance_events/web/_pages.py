@@ -18,8 +18,7 @@ from typing import Final
 
 import attrs
 
-from alliance_events.ical import FeedLinks
-from alliance_events.timing import When, describe_when
+from alliance_events import FeedLinks, When, describe_when
 
 __all__ = ["PALETTE", "STYLE", "STYLE_HASH", "Delegate", "Listed", "listed", "page"]
 

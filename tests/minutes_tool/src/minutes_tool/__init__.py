@@ -31,6 +31,7 @@ from alliance_events import (
     OpaqueEvent,
     Recorded,
     library_registry,
+    new_id,
     open_log,
 )
 from alliance_events.codec import dumps
@@ -117,7 +118,7 @@ class Minutes:
     ) -> Recorded:
         """Record that the meeting's minutes were approved, in the meeting's own stream."""
         event = MinutesApproved(
-            meeting_id=meeting_id, approved_on=pendulum.Date.fromisoformat(on),
+            event_id=new_id(), meeting_id=meeting_id, approved_on=pendulum.Date.fromisoformat(on),
             approved_by=by, corrections=corrections,
         )
         return self._append(f"meeting-{meeting_id}", event)
@@ -125,7 +126,9 @@ class Minutes:
     def approve_as_version_1(self, meeting_id: uuid.UUID, *, on: str, chair: str) -> Recorded:
         """Record an approval as the tool's first version stored it: schema 1 data."""
         data = dumps({"meeting_id": str(meeting_id), "approved_on": on, "chair": chair})
-        event = OpaqueEvent(type_name="minutes.MinutesApproved", schema=1, data=data)
+        event = OpaqueEvent(
+            event_id=new_id(), type_name="minutes.MinutesApproved", schema=1, data=data
+        )
         return self._append(f"meeting-{meeting_id}", event)
 
     def record_action(
@@ -133,7 +136,7 @@ class Minutes:
     ) -> Recorded:
         """Record an action item, in the tool's own stream of that meeting."""
         event = ActionItemRecorded(
-            meeting_id=meeting_id, text=text, owner=owner,
+            event_id=new_id(), meeting_id=meeting_id, text=text, owner=owner,
             due=None if due is None else pendulum.Date.fromisoformat(due),
         )
         return self._append(f"minutes-{meeting_id}", event)

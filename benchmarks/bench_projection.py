@@ -556,7 +556,7 @@ def check_log(path: Path, count: int) -> None:
             pass
 
 
-def generate(path: Path, count: int) -> float:  # noqa: PLR0915 - step by step
+def generate(path: Path, count: int) -> float:  # noqa: PLR0912, PLR0915 - step by step
     """Write the history's first ``count`` events into a new log at ``path``.
 
     The rows go straight into the table that SQLiteLog created (one transaction per
@@ -579,8 +579,12 @@ def generate(path: Path, count: int) -> float:  # noqa: PLR0915 - step by step
     position = 0
     db = sqlite3.connect(partial, isolation_level=None)
     db.execute("PRAGMA synchronous = OFF")
+    columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+    chained = "checksum" in columns  # schema 3: each record's checksum, chained per stream
     insert = ("INSERT INTO events (position, stream, version, event_id, type, schema, data, "
-              "metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+              "metadata, recorded_at" + (", checksum" if chained else "") + ") VALUES "
+              "(?, ?, ?, ?, ?, ?, ?, ?, ?" + (", ?" if chained else "") + ")")
+    tips: dict[str, bytes] = {}
 
     def flush() -> None:
         db.execute("BEGIN")
@@ -600,8 +604,16 @@ def generate(path: Path, count: int) -> float:  # noqa: PLR0915 - step by step
             version = versions.get(stream, 0) + 1
             versions[stream] = version
             encoded = codec.encode(event)
-            rows.append((position, stream, version, event.event_id.bytes, encoded.type,
-                         encoded.schema, encoded.data, metadata, micros))
+            row: tuple[Any, ...] = (position, stream, version, event.event_id.bytes,
+                                    encoded.type, encoded.schema, encoded.data, metadata, micros)
+            if chained:
+                from alliance_events.log.chain import GENESIS, checksum
+
+                tips[stream] = checksum(tips.get(stream, GENESIS), position, stream, version,
+                                        event.event_id.bytes, encoded.type, encoded.schema,
+                                        encoded.data, metadata, micros)
+                row = (*row, tips[stream])
+            rows.append(row)
             kinds[encoded.type] += 1
             if position <= 200 or position % 9_973 == 0:
                 sample[position] = event

@@ -15,10 +15,25 @@ from typing import Any
 import attrs
 import pendulum
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alliance_events import Alliance
-from alliance_events.domain.common import MeetingStatus, NominationStatus, OfficerRole, Role
-from alliance_events.errors import ConcurrencyError, DomainError, UnknownReferenceError
+from alliance_events.domain.common import (
+    Command,
+    MeetingStatus,
+    NominationStatus,
+    OfficerRole,
+    Role,
+    command_digest,
+)
+from alliance_events.domain.directory import RegisterOrganisation
+from alliance_events.errors import (
+    ConcurrencyError,
+    DomainError,
+    TokenShownOnceError,
+    UnknownReferenceError,
+)
 from alliance_events.events import Event
 from alliance_events.log import MemoryLog
 from alliance_events.log.base import ExpectedVersion, Recorded
@@ -703,6 +718,13 @@ class TestRefusals:
         assert view.when.start.isoformat() == "2023-03-26T03:30:00+02:00"  # type: ignore[union-attr]
 
 
+@attrs.frozen(kw_only=True)
+class _Quotas(Command):
+    """A command with a mapping (the digest's order test)."""
+
+    quotas: Mapping[str, int]
+
+
 # -- idempotence ---------------------------------------------------------------------------------
 
 # (name, scene, command): the command is called twice with one command_id after the scene.
@@ -754,6 +776,94 @@ class TestIdempotence:
         records = [r for r in world.alliance.log.read_all()
                    if r.metadata.get("command_id") == str(command_id)]
         assert len({r.event_id for r in records}) == len(records) >= 1
+
+    def test_retry_later_by_another_actor_is_the_same_command(self, world: World) -> None:
+        """The time a command is given at and its actor are not its content: a retry."""
+        command_id = uuid.UUID(int=0xC0DE)
+        first = world.nominate("Alex Weber", command_id=command_id, actor="secretary")
+        head = world.head()
+        world.clock.set(IN_WINDOW.add(hours=2))
+        assert world.nominate("Alex Weber", command_id=command_id, actor="chair") == first
+        assert world.head() == head
+
+    @pytest.mark.parametrize(
+        ("first", "second"),
+        [
+            (lambda w, c: w.nominate("Alex Weber", command_id=c),
+             lambda w, c: w.nominate("Bea Novak", command_id=c)),
+            (lambda w, c: w.alliance.change_capacity(w.firearms, capacity=5, command_id=c),
+             lambda w, c: w.alliance.change_capacity(w.firearms, capacity=6, command_id=c)),
+            (lambda w, c: w.alliance.register_organisation(name="UNODC", command_id=c),
+             lambda w, c: w.alliance.register_organisation(name="UNICEF", command_id=c)),
+            (lambda w, c: w.alliance.cancel_meeting(w.firearms, command_id=c),
+             lambda w, c: w.alliance.confirm_meeting(w.firearms, command_id=c)),
+            (lambda w, c: w.alliance.register_person(name="Sam Lee", command_id=c),
+             lambda w, c: w.alliance.schedule_meeting(
+                 title="Informal Meeting", start="2023-04-19 15:00", end="16:30",
+                 command_id=c)),
+        ],
+        ids=["other-person", "other-capacity", "other-name", "other-command",
+             "other-stream"],
+    )
+    def test_command_id_of_another_command_is_refused(
+        self, world: World, first: Callable[[World, uuid.UUID], Any],
+        second: Callable[[World, uuid.UUID], Any],
+    ) -> None:
+        """A command id names one command: another one with it is refused, naming the id."""
+        command_id = uuid.UUID(int=0xD0D0)
+        first(world, command_id)
+        head = world.head()
+        with pytest.raises(DomainError, match=f"command id {command_id} was used already") as info:
+            second(world, command_id)
+        assert info.value.rule == "command-id"
+        assert world.head() == head
+
+    def test_retried_token_issue_names_the_issued_token(self, world: World) -> None:
+        """A retried token issue returns no new, unstored token: it names the first one."""
+        command_id = uuid.UUID(int=0x70CE)
+        token_id, token = world.alliance.issue_feed_token(world.cgr, command_id=command_id)
+        head = world.head()
+        with pytest.raises(TokenShownOnceError, match=str(token_id)) as info:
+            world.alliance.issue_feed_token(world.cgr, command_id=command_id)
+        assert info.value.token_id == token_id
+        assert world.head() == head
+        assert world.alliance.organisation_for_token(token) == world.cgr
+        with pytest.raises(DomainError, match="command-id"):  # same id, other organisation
+            world.alliance.issue_feed_token(world.gitoc, command_id=command_id)
+
+    @given(
+        a=st.tuples(st.sampled_from(["UNODC", "UNICEF", ""]), st.sampled_from(["", "U"]),
+                    st.booleans(), st.integers(0, 2)),
+        b=st.tuples(st.sampled_from(["UNODC", "UNICEF", ""]), st.sampled_from(["", "U"]),
+                    st.booleans(), st.integers(0, 2)),
+        ids=st.tuples(st.uuids(), st.uuids()),
+        hours=st.integers(0, 10_000),
+        actors=st.tuples(st.none() | st.text(max_size=3), st.none() | st.text(max_size=3)),
+    )
+    def test_digest_is_equal_exactly_for_equal_content(
+        self, a: tuple[str, str, bool, int], b: tuple[str, str, bool, int],
+        ids: tuple[uuid.UUID, uuid.UUID], hours: int, actors: tuple[str | None, str | None],
+    ) -> None:
+        """Two commands' digests are equal exactly when what they ask for is equal."""
+        def command(fields: tuple[str, str, bool, int], index: int) -> RegisterOrganisation:
+            name, acronym, member, organisation = fields
+            return RegisterOrganisation(
+                command_id=ids[index], at=START.add(hours=hours * index), actor=actors[index],
+                organisation_id=uuid.UUID(int=organisation), name=name, acronym=acronym,
+                member=member,
+            )
+
+        assert (command_digest(command(a, 0)) == command_digest(command(b, 1))) == (a == b)
+
+    def test_digest_ignores_the_order_of_a_mapping(self) -> None:
+        """Content in a mapping is compared whatever its order (a retry may build it anew)."""
+        def command(quotas: dict[str, int]) -> Command:
+            return _Quotas(command_id=uuid.UUID(int=1), at=START, quotas=quotas)
+
+        assert command_digest(command({"speaker": 1, "alternate": 2})) == command_digest(
+            command({"alternate": 2, "speaker": 1}))
+        assert command_digest(command({"speaker": 1})) != command_digest(
+            command({"speaker": 2}))
 
     def test_repeat_on_sqlite_after_reopening(self, tmp_path: Path, clock: FixedClock) -> None:
         """A command repeated on a reopened SQLite log is still recorded once."""

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -633,6 +634,51 @@ class TestTokens:
             assert alliance.organisation_for_token(token) is None
         cli.run("token", "revoke", "RUAN")  # the only one left
         assert cli.json("token", "list", "RUAN")["token_ids"] == []
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+        else:
+            yield " ".join((*path, name)), command
+
+
+class TestCommandIds:
+    """Every command that records takes ``--command-id``; a retry with it records once."""
+
+    def test_every_recording_command_takes_a_command_id(self) -> None:
+        """A command whose body records (passes recorded_as) has the option, and only those."""
+        import inspect
+
+        from alliance_events.cli import main
+
+        records = ("recorded_as(", "_on_nomination(")  # the latter passes recorded_as
+        recording = {name for name, command in _commands(main)
+                     if any(r in inspect.getsource(command.callback) for r in records)}
+        with_option = {name for name, command in _commands(main)
+                       if any("--command-id" in p.opts for p in command.params)}
+        assert len(recording) >= 20
+        assert with_option == recording
+
+    def test_retry_records_once_and_other_content_is_refused(self, scenario: Scenario) -> None:
+        """The same --command-id twice: one event; with other content: refused, naming it."""
+        cli = scenario.cli
+        command_id = str(uuid.uuid4())
+        cli.run("organisation", "add", "Vienna NGO Committee", "--acronym", "VNC",
+                "--command-id", command_id)
+        head = cli.head()
+        again = cli.run("organisation", "add", "Vienna NGO Committee", "--acronym", "VNC",
+                        "--command-id", command_id)
+        assert cli.head() == head
+        assert again.stdout
+        line = cli.refused("organisation", "add", "Another Committee", "--command-id",
+                           command_id)
+        assert f"command id {command_id} was used already" in line
+        assert "[rule: command-id]" in line
+        cli.run("organisation", "add", "Another Committee", "--command-id", "not-a-uuid",
+                ok=False)
+        assert cli.head() == head
 
 
 class TestInit:

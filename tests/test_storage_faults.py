@@ -268,6 +268,21 @@ def _terminate(pid: int) -> None:
     time.sleep(0.1)
 
 
+def _backend_waiting_on_a_lock(besides: int, timeout: float = 30.0) -> int:
+    """Return the pid of a backend (not ``besides``) waiting for a lock."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(postgres_dsn(), autocommit=True) as admin:
+        while time.monotonic() < deadline:
+            row = admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND pid <> %s AND pid <> pg_backend_pid()", (besides,)
+            ).fetchone()
+            if row:
+                return int(row[0])
+            time.sleep(0.05)
+    raise AssertionError("no backend waited for a lock")
+
+
 def _waiting_on_a_lock(pid: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     with psycopg.connect(postgres_dsn(), autocommit=True) as admin:
@@ -346,6 +361,36 @@ class TestPostgresConnectionsKilled:
             assert first == again
             assert len(alliance.state.persons) == 1
             assert verify(log).ok
+
+    def test_the_cli_says_unknown_outcome_and_a_retry_records_once(
+        self, fresh_postgres_url: str
+    ) -> None:
+        """The CLI killed mid-append: exit status 4 and one line naming --command-id (not
+        "refused"); the same command with that id then records one person, not two."""
+        with Alliance.open(fresh_postgres_url) as alliance:  # the schema, made
+            schema = alliance.log.schema  # type: ignore[attr-defined]
+        command = [sys.executable, "-m", "alliance_events.cli", "--db", fresh_postgres_url,
+                   "person", "add", "Ada Lovelace"]
+        with psycopg.connect(postgres_dsn()) as blocker:
+            blocker.execute(f'LOCK TABLE "{schema}".streams IN EXCLUSIVE MODE')
+            cli = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+            pid = _backend_waiting_on_a_lock(blocker.info.backend_pid)
+            _terminate(pid)
+            out, err = cli.communicate(timeout=60)
+            blocker.rollback()
+        assert cli.returncode == 4, (out, err)
+        [line] = err.splitlines()
+        assert line.startswith("unknown outcome: "), line
+        assert "refused" not in line
+        command_id = line.rsplit("--command-id ", 1)[1].rstrip(")")
+        for _ in range(2):
+            again = subprocess.run([*command, "--command-id", command_id], capture_output=True,
+                                   text=True, check=False)
+            assert again.returncode == 0, again.stderr
+        with Alliance.open(fresh_postgres_url) as alliance:
+            assert [p.name for p in alliance.state.persons.values()] == ["Ada Lovelace"]
+            assert verify(alliance.log).ok
 
     def test_an_unreachable_server(self) -> None:
         """Nothing listens: StorageUnavailableError after the bounded retries, one line."""

@@ -52,6 +52,7 @@ from alliance_events.domain.common import (
     MeetingStatus,
     OfficerRole,
     Role,
+    command_digest,
     fold,
 )
 from alliance_events.domain.deadlines import (
@@ -66,7 +67,9 @@ from alliance_events.domain.deadlines import (
 )
 from alliance_events.errors import (
     ConcurrencyError,
+    DuplicateEventError,
     RuleViolation,
+    TokenShownOnceError,
     UnknownEventTypeError,
     UnknownReferenceError,
 )
@@ -275,6 +278,28 @@ _ROUTES: Final[Mapping[type[Command], _Route]] = {
 """Every command the application runs: which aggregate decides it, on which stream."""
 
 
+def _reused(metadata: Mapping[str, Any], what: str) -> RuleViolation:
+    return RuleViolation(
+        "command-id",
+        f"command id {metadata['command_id']} was used already {what}; a command id names "
+        f"one command ({metadata['command']} here): give this one a new id (or none)",
+    )
+
+
+def _check_same_command(recorded: Recorded, metadata: Mapping[str, Any], stream: str) -> None:
+    """Refuse a command id recorded for another command (another class or content).
+
+    Records written before digests were kept (no ``command_digest``) are compared by the
+    command's class only.
+    """
+    stored = recorded.metadata
+    if stored.get("command") != metadata["command"]:
+        raise _reused(metadata, f"for {stored.get('command')} on {stream!r}")
+    digest = stored.get("command_digest")
+    if digest is not None and digest != metadata["command_digest"]:
+        raise _reused(metadata, f"for a {stored.get('command')} with other content on {stream!r}")
+
+
 class Alliance:
     """The alliance's calendar and registrations over one event log."""
 
@@ -416,21 +441,21 @@ class Alliance:
 
     # -- running commands ----------------------------------------------------------------
 
-    def _new_id(
-        self, given: uuid.UUID | None, command_id: uuid.UUID | None, kind: str
-    ) -> uuid.UUID:
-        """Return ``given``, or the id of what the command creates.
+    def _command_id(self, given: uuid.UUID | None) -> uuid.UUID:
+        """Return ``given``, or a new command id."""
+        return self.ids() if given is None else given
 
-        With a ``command_id``, the new id derives from it: a command repeated with the same
-        ``command_id`` (after a time-out, say) then names the same meeting, nomination...
-        and finds itself recorded, instead of minting a second id and clashing with its own
-        event ids in another stream.
+    @staticmethod
+    def _new_id(given: uuid.UUID | None, command_id: uuid.UUID, kind: str) -> uuid.UUID:
+        """Return ``given``, or the id of what the command creates, derived from its id.
+
+        A command repeated with the same ``command_id`` (after an unknown outcome, say,
+        whose error names the id the first call was given, even one the application
+        made) then names the same meeting, nomination... and finds itself recorded,
+        instead of minting a second id and clashing with its own event ids in another
+        stream.
         """
-        if given is not None:
-            return given
-        if command_id is not None:
-            return uuid.uuid5(command_id, kind)
-        return self.ids()
+        return uuid.uuid5(command_id, kind) if given is None else given
 
     def _do(
         self,
@@ -461,12 +486,14 @@ class Alliance:
             "actor": command.actor,
             "command": type(command).__name__,
             "command_id": str(command.command_id),
+            "command_digest": command_digest(command),
         }
         for _attempt in range(_MAX_ATTEMPTS):
             records = list(self.log.read_stream(stream))
             done = [r for r in records if r.metadata.get("command_id") == metadata["command_id"]]
-            if done:
-                return done  # the same command, recorded already: do not record it twice
+            if done:  # the same command id, recorded already: a retry records nothing twice
+                _check_same_command(done[0], metadata, stream)
+                return done
             state = fold(aggregate.evolve, (record.event for record in records))
             events = aggregate.decide(state, command, aggregate.refs(self, command, key))
             if not events:
@@ -477,6 +504,10 @@ class Alliance:
                 )
             except ConcurrencyError:
                 continue
+            except DuplicateEventError as error:
+                # Event ids derive from the command id: it was used in another stream.
+                raise _reused(metadata, f"for a command on another stream than {stream!r}") \
+                    from error
         raise ConcurrencyError(stream, len(records), self.log.stream_version(stream))
 
     # -- directory -----------------------------------------------------------------------
@@ -492,6 +523,7 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
         """Make an organisation known; return its id."""
+        command_id = self._command_id(command_id)
         organisation_id = self._new_id(organisation_id, command_id, "organisation")
         self._do(dr.RegisterOrganisation, command_id, actor, organisation_id=organisation_id,
                  name=name, acronym=acronym, member=member)
@@ -510,11 +542,24 @@ class Alliance:
         The token (256 random bits, URL-safe) is shown this once: the log keeps only its
         SHA-256, so a copy of the database opens no feed. Revoke it with
         :meth:`revoke_feed_token`; issue another to rotate it.
+
+        Raises:
+            TokenShownOnceError: ``command_id`` names a token issue recorded already (a
+                retry after an unknown outcome): the token was issued, with the id the
+                error gives, but only the first call could show it.
+
         """
         token = secrets.token_urlsafe(32)
+        command_id = self._command_id(command_id)
         token_id = self._new_id(None, command_id, "feed-token")
-        self._do(dr.IssueFeedToken, command_id, actor, organisation_id=organisation,
-                 token_id=token_id, token_hash=token_hash(token), label=label)
+        records = self._do(dr.IssueFeedToken, command_id, actor, organisation_id=organisation,
+                           token_id=token_id, token_hash=token_hash(token), label=label)
+        issued = next(
+            (r.event for r in records if isinstance(r.event, dr.FeedTokenIssued)), None
+        )
+        if issued is not None and issued.token_hash != token_hash(token):
+            # A retry of a command recorded already: its token was made by the first call.
+            raise TokenShownOnceError(issued.token_id, command_id)
         return token_id, token
 
     def revoke_feed_token(
@@ -586,6 +631,7 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
         """Make a person known (their name and e-mail are personal data); return the id."""
+        command_id = self._command_id(command_id)
         person_id = self._new_id(person_id, command_id, "person")
         self._do(dr.RegisterPerson, command_id, actor, person_id=person_id, name=name,
                  email=email, organisation_id=organisation)
@@ -759,6 +805,7 @@ class Alliance:
         a fixed offset such as ``GMT+1``. A wall time in a summer-time gap or overlap is
         refused unless ``disambiguate`` says "earlier" or "later".
         """
+        command_id = self._command_id(command_id)
         meeting_id = self._new_id(meeting_id, command_id, "meeting")
         self._do(
             mt.ScheduleMeeting, command_id, actor,
@@ -989,6 +1036,7 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
         """Nominate a delegate; over capacity it goes on the waiting list. Return its id."""
+        command_id = self._command_id(command_id)
         nomination_id = self._new_id(nomination_id, command_id, "nomination")
         self._do(mt.NominateDelegate, command_id, actor, meeting_id=meeting,
                  nomination_id=nomination_id, organisation_id=organisation, person_id=person,
@@ -1047,6 +1095,7 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
         """Record an organisation's request to speak on one day of the meeting."""
+        command_id = self._command_id(command_id)
         request_id = self._new_id(request_id, command_id, "speaking-request")
         self._do(mt.RequestSpeaking, command_id, actor, meeting_id=meeting,
                  request_id=request_id, organisation_id=organisation, day=local_date(day),
@@ -1086,6 +1135,7 @@ class Alliance:
         ``reminders`` are durations before it: ``"P7D"``, ``timedelta(days=1)``, or a
         number of days.
         """
+        command_id = self._command_id(command_id)
         deadline_id = self._new_id(deadline_id, command_id, "deadline")
         self._do(
             SetDeadline, command_id, actor,

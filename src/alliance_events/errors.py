@@ -14,7 +14,8 @@ The tree::
     │                                 its position)
     ├── DomainError               a command broke a rule of the domain (names the rule)
     │   ├── RuleViolation             the command is refused by a rule
-    │   └── UnknownReferenceError     it names a meeting, organisation, ... that is unknown
+    │   ├── UnknownReferenceError     it names a meeting, organisation, ... that is unknown
+    │   └── TokenShownOnceError       a retried token issue: issued, but shown only once
     └── LogError                  the log refused an operation
         ├── InvalidAppendError    a non-event, a bad expected version, a bad batch
         ├── InvalidStreamNameError    an empty, over-long or non-text stream name
@@ -67,6 +68,7 @@ __all__ = [
     "StorageFullError",
     "StorageLockedError",
     "StorageUnavailableError",
+    "TokenShownOnceError",
     "UndecodableRecordError",
     "UnknownEventTypeError",
     "UnknownOutcomeError",
@@ -151,6 +153,27 @@ class RuleViolation(DomainError, ValueError):  # noqa: N818 - reads as what it i
 
 class UnknownReferenceError(DomainError, LookupError):
     """The command names a meeting, organisation, person or nomination that is unknown."""
+
+
+class TokenShownOnceError(DomainError):
+    """A token issue was given again with the command id of one recorded already.
+
+    The first call issued the token (the log keeps its hash, never the token) and was the
+    only one that could show it; this call records nothing.
+
+    Attributes:
+        token_id: the id of the token the first call issued.
+
+    """
+
+    def __init__(self, token_id: object, command_id: object) -> None:
+        self.token_id = token_id
+        super().__init__(
+            "token-shown-once",
+            f"command {command_id} issued feed token {token_id} already, and a token is "
+            f"shown only when it is issued: if it was lost, revoke {token_id} and issue "
+            "another",
+        )
 
 
 class LogError(AllianceEventsError):

@@ -40,6 +40,7 @@ __all__ = [
     "Settings",
     "as_of_option",
     "catch_up",
+    "command_id_option",
     "console",
     "db_url",
     "emit_json",
@@ -48,6 +49,7 @@ __all__ = [
     "nomination_of",
     "open_alliance",
     "plain",
+    "recorded_as",
     "refusals_exit",
     "refuse",
     "settings",
@@ -287,6 +289,36 @@ def json_option(function: F) -> F:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print JSON on stdout (ISO times, ids as text)."
     )(function)
+
+
+_COMMAND_ID: Final = "alliance_events.command_id"
+
+
+def command_id_option(function: F) -> F:
+    """Add ``--command-id``: the id to record the command under (a retry gives it again).
+
+    A command given again with the id of one recorded already records nothing and says
+    what the first one did; with the id of another command it is refused. The line of an
+    unknown outcome (exit status 4) names the id the command was given.
+    """
+
+    def remember(context: click.Context, _: click.Parameter, value: uuid.UUID | None) -> None:
+        context.meta[_COMMAND_ID] = value
+
+    return click.option(
+        "--command-id",
+        type=click.UUID,
+        default=None,
+        expose_value=False,
+        callback=remember,
+        help="Record the command under this id (a UUID): giving it again with the same id "
+        "after an unknown outcome records nothing twice. Default: a new one.",
+    )(function)
+
+
+def recorded_as(context: click.Context) -> dict[str, Any]:
+    """Return the ``actor`` and ``command_id`` arguments of the command being run."""
+    return {"actor": settings(context).actor, "command_id": context.meta.get(_COMMAND_ID)}
 
 
 class _AsOf(click.ParamType):  # type: ignore[type-arg]

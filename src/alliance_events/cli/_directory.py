@@ -12,12 +12,14 @@ from rich.table import Table
 from alliance_events import UnknownReferenceError
 from alliance_events.app import token_hash
 from alliance_events.cli._common import (
+    command_id_option,
     console,
     db_url,
     emit_json,
     json_option,
     main,
     open_alliance,
+    recorded_as,
     settings,
 )
 
@@ -55,6 +57,7 @@ def organisation() -> None:
               help="A short name (RUAN); it names the organisation on the command line too.")
 @click.option("--not-member", is_flag=True, help="A partner, not a member of the alliance.")
 @json_option
+@command_id_option
 @click.pass_context
 def organisation_add(
     context: click.Context, *, name: str, acronym: str, not_member: bool, as_json: bool
@@ -62,7 +65,7 @@ def organisation_add(
     """Register an organisation called NAME."""
     with open_alliance(context, quiet=as_json) as alliance:
         organisation_id = alliance.register_organisation(
-            name=name, acronym=acronym, member=not not_member, actor=settings(context).actor
+            name=name, acronym=acronym, member=not not_member, **recorded_as(context)
         )
     if as_json:
         emit_json({"organisation_id": organisation_id, "name": name, "acronym": acronym})
@@ -113,6 +116,7 @@ def person() -> None:
 @click.option("--organisation", "organisation_name", default=None,
               help="The organisation they belong to (id, name or acronym).")
 @json_option
+@command_id_option
 @click.pass_context
 def person_add(
     context: click.Context, *, name: str, email: str, organisation_name: str | None, as_json: bool
@@ -123,7 +127,7 @@ def person_add(
             None if organisation_name is None else alliance.find_organisation(organisation_name)
         )
         person_id = alliance.register_person(
-            name=name, email=email, organisation=organisation_id, actor=settings(context).actor
+            name=name, email=email, organisation=organisation_id, **recorded_as(context)
         )
     if as_json:
         emit_json({"person_id": person_id, "name": name, "organisation_id": organisation_id})
@@ -178,6 +182,7 @@ def token() -> None:
 @click.argument("organisation_name", metavar="ORGANISATION")
 @click.option("--label", default="", help="A note on what the address is for.")
 @json_option
+@command_id_option
 @click.pass_context
 def token_issue(
     context: click.Context, *, organisation_name: str, label: str, as_json: bool
@@ -190,7 +195,7 @@ def token_issue(
     with open_alliance(context, quiet=as_json) as alliance:
         organisation_id = alliance.find_organisation(organisation_name)
         token_id, secret = alliance.issue_feed_token(
-            organisation_id, label=label, actor=settings(context).actor
+            organisation_id, label=label, **recorded_as(context)
         )
         links = alliance.feed_links(secret)
     feed = f"/o/{secret}/calendar.ics" if links is None else links.https
@@ -225,6 +230,7 @@ def token_issue(
 @click.option("--id", "token_id", type=click.UUID, default=None, help="The token's id.")
 @click.option("--token", "secret", default=None, help="The token itself.")
 @click.option("--reason", default="", help="Why (shown in the history).")
+@command_id_option
 @click.pass_context
 def token_revoke(
     context: click.Context,
@@ -260,7 +266,7 @@ def token_revoke(
                 )
             token_id = next(iter(live))
         alliance.revoke_feed_token(
-            organisation_id, token_id, reason=reason, actor=settings(context).actor
+            organisation_id, token_id, reason=reason, **recorded_as(context)
         )
     click.echo(f"revoked feed token {token_id} of {found.name!r}")
 
@@ -292,6 +298,7 @@ def settings_group() -> None:
 @settings_group.command("feed-address")
 @click.argument("base_url", metavar="[URL]", required=False)
 @json_option
+@command_id_option
 @click.pass_context
 def feed_address(context: click.Context, *, base_url: str | None, as_json: bool) -> None:
     """Show the feed server's public address, or set it to URL (https://host[/path]).
@@ -300,7 +307,7 @@ def feed_address(context: click.Context, *, base_url: str | None, as_json: bool)
     """
     with open_alliance(context, quiet=as_json) as alliance:
         if base_url is not None:
-            alliance.set_feed_address(base_url, actor=settings(context).actor)
+            alliance.set_feed_address(base_url, **recorded_as(context))
         address = alliance.feed_address
         links = alliance.feed_links()
     if as_json:

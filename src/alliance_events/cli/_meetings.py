@@ -10,13 +10,14 @@ from alliance_events import MeetingKind, MeetingView, describe_when
 from alliance_events.app import AsOf
 from alliance_events.cli._common import (
     as_of_option,
+    command_id_option,
     console,
     emit_json,
     json_option,
     main,
     open_alliance,
     plain,
-    settings,
+    recorded_as,
     when_arguments,
     when_options,
 )
@@ -43,6 +44,7 @@ def meeting() -> None:
 @click.option("--organiser", default="", help="Who organises it.")
 @click.option("--description", default="", help="What it is about.")
 @json_option
+@command_id_option
 @click.pass_context
 def meeting_schedule(
     context: click.Context,
@@ -74,7 +76,7 @@ def meeting_schedule(
             title=title, kind=kind,
             **when_arguments(start, end, zone, first_day, last_day, disambiguate),
             location=location, online_url=online_url, parent=parent_id, tentative=tentative,
-            organiser=organiser, description=description, actor=settings(context).actor,
+            organiser=organiser, description=description, **recorded_as(context),
         )
         view = next(m for m in alliance.meetings() if m.meeting_id == meeting_id)
     if as_json:
@@ -90,6 +92,7 @@ def meeting_schedule(
 @click.argument("name", metavar="MEETING")
 @when_options
 @click.option("--reason", default="", help="Why it moves (shown in the history).")
+@command_id_option
 @click.pass_context
 def meeting_reschedule(
     context: click.Context,
@@ -108,7 +111,7 @@ def meeting_reschedule(
         meeting_id = alliance.find_meeting(name)
         alliance.reschedule_meeting(
             meeting_id, **when_arguments(start, end, zone, first_day, last_day, disambiguate),
-            reason=reason, actor=settings(context).actor,
+            reason=reason, **recorded_as(context),
         )
         view = alliance.registration(meeting_id).meeting
     click.echo(f"moved {view.title!r} to {describe_when(view.when)}")
@@ -116,36 +119,39 @@ def meeting_reschedule(
 
 @meeting.command("confirm")
 @click.argument("name", metavar="MEETING")
+@command_id_option
 @click.pass_context
 def meeting_confirm(context: click.Context, *, name: str) -> None:
     """Confirm a tentative MEETING."""
     with open_alliance(context) as alliance:
         meeting_id = alliance.find_meeting(name)
-        alliance.confirm_meeting(meeting_id, actor=settings(context).actor)
+        alliance.confirm_meeting(meeting_id, **recorded_as(context))
     click.echo(f"confirmed {meeting_id}")
 
 
 @meeting.command("cancel")
 @click.argument("name", metavar="MEETING")
 @click.option("--reason", default="", help="Why (shown in the calendar and the history).")
+@command_id_option
 @click.pass_context
 def meeting_cancel(context: click.Context, *, name: str, reason: str) -> None:
     """Cancel MEETING (it stays in the calendar, marked cancelled, with its parts)."""
     with open_alliance(context) as alliance:
         meeting_id = alliance.find_meeting(name)
-        alliance.cancel_meeting(meeting_id, reason=reason, actor=settings(context).actor)
+        alliance.cancel_meeting(meeting_id, reason=reason, **recorded_as(context))
     click.echo(f"cancelled {meeting_id}")
 
 
 @meeting.command("reinstate")
 @click.argument("name", metavar="MEETING")
 @click.option("--reason", required=True, help="Why the cancellation is taken back.")
+@command_id_option
 @click.pass_context
 def meeting_reinstate(context: click.Context, *, name: str, reason: str) -> None:
     """Take back the cancellation of MEETING."""
     with open_alliance(context) as alliance:
         meeting_id = alliance.find_meeting(name)
-        alliance.reinstate_meeting(meeting_id, reason=reason, actor=settings(context).actor)
+        alliance.reinstate_meeting(meeting_id, reason=reason, **recorded_as(context))
     click.echo(f"reinstated {meeting_id}")
 
 
@@ -155,13 +161,14 @@ def meeting_reinstate(context: click.Context, *, name: str, reason: str) -> None
 @click.option("--kind", default="report", show_default=True,
               help="report, recording, documents, presentation, website or other.")
 @click.option("--title", default="", help="The link's text.")
+@command_id_option
 @click.pass_context
 def meeting_link(context: click.Context, *, name: str, url: str, kind: str, title: str) -> None:
     """Attach a report, recording or document at URL to MEETING."""
     with open_alliance(context) as alliance:
         meeting_id = alliance.find_meeting(name)
         alliance.attach_link(meeting_id, url=url, kind=kind, title=title,
-                             actor=settings(context).actor)
+                             **recorded_as(context))
     click.echo(f"attached {url} to {meeting_id}")
 
 

@@ -11,13 +11,14 @@ from alliance_events import DEFAULT_ZONE, DeadlineKind, Role
 from alliance_events.app import Alliance, AsOf
 from alliance_events.cli._common import (
     as_of_option,
+    command_id_option,
     console,
     emit_json,
     json_option,
     main,
     nomination_of,
     open_alliance,
-    settings,
+    recorded_as,
 )
 from alliance_events.cli._tables import (
     deadlines_table,
@@ -82,6 +83,7 @@ def registration() -> None:
               help="Funded places per delegation.")
 @click.option("--funded-role", "funded_roles", type=_ROLES, multiple=True,
               help="A role that may be funded (repeat).")
+@command_id_option
 @click.pass_context
 def registration_open(
     context: click.Context,
@@ -104,7 +106,7 @@ def registration_open(
             meeting_id, opens=opens, closes=closes, zone=zone, capacity=capacity,
             quotas=limits, funded_places=funded_places,
             funded_per_delegation=funded_per_delegation, funded_roles=funded_roles,
-            actor=settings(context).actor,
+            **recorded_as(context),
         )
     click.echo(f"opened registration for {meeting_id}")
 
@@ -112,12 +114,13 @@ def registration_open(
 @registration.command("close")
 @click.argument("name", metavar="MEETING")
 @click.option("--reason", default="", help="Why (shown in the history).")
+@command_id_option
 @click.pass_context
 def registration_close(context: click.Context, *, name: str, reason: str) -> None:
     """Close registration for MEETING now."""
     with open_alliance(context) as alliance:
         meeting_id = alliance.find_meeting(name)
-        alliance.close_registration(meeting_id, reason=reason, actor=settings(context).actor)
+        alliance.close_registration(meeting_id, reason=reason, **recorded_as(context))
     click.echo(f"closed registration for {meeting_id}")
 
 
@@ -125,13 +128,14 @@ def registration_close(context: click.Context, *, name: str, reason: str) -> Non
 @click.argument("name", metavar="MEETING")
 @click.option("--closes", required=True, help="Until when: a date (to its end) or a wall time.")
 @click.option("--zone", default=DEFAULT_ZONE, show_default=True)
+@command_id_option
 @click.pass_context
 def registration_reopen(context: click.Context, *, name: str, closes: str, zone: str) -> None:
     """Open a closed registration for MEETING again."""
     with open_alliance(context) as alliance:
         meeting_id = alliance.find_meeting(name)
         alliance.reopen_registration(
-            meeting_id, closes=closes, zone=zone, actor=settings(context).actor
+            meeting_id, closes=closes, zone=zone, **recorded_as(context)
         )
     click.echo(f"reopened registration for {meeting_id}")
 
@@ -139,6 +143,7 @@ def registration_reopen(context: click.Context, *, name: str, closes: str, zone:
 @registration.command("capacity")
 @click.argument("name", metavar="MEETING")
 @click.argument("capacity", metavar="CAPACITY")
+@command_id_option
 @click.pass_context
 def registration_capacity(context: click.Context, *, name: str, capacity: str) -> None:
     """Change MEETING's room CAPACITY (a number, or 'none'); the waiting list moves."""
@@ -146,7 +151,7 @@ def registration_capacity(context: click.Context, *, name: str, capacity: str) -
     with open_alliance(context) as alliance:
         meeting_id = alliance.find_meeting(name)
         before = {d.nomination_id for d in alliance.registration(meeting_id).waiting_list}
-        alliance.change_capacity(meeting_id, capacity=seats, actor=settings(context).actor)
+        alliance.change_capacity(meeting_id, capacity=seats, **recorded_as(context))
         view = alliance.registration(meeting_id)
     after = {d.nomination_id for d in view.waiting_list}
     click.echo(f"capacity of {view.meeting.title!r} is now {'none' if seats is None else seats}")
@@ -164,13 +169,14 @@ def registration_capacity(context: click.Context, *, name: str, capacity: str) -
 @click.argument("name", metavar="MEETING")
 @click.option("--quota", "quotas", multiple=True, metavar="ROLE=N",
               help="Most delegates of a role per delegation (repeat; none: no quotas).")
+@command_id_option
 @click.pass_context
 def registration_quota(context: click.Context, *, name: str, quotas: tuple[str, ...]) -> None:
     """Replace MEETING's per-delegation quotas."""
     limits = _quotas(quotas)
     with open_alliance(context) as alliance:
         meeting_id = alliance.find_meeting(name)
-        alliance.change_quota(meeting_id, quotas=limits, actor=settings(context).actor)
+        alliance.change_quota(meeting_id, quotas=limits, **recorded_as(context))
     click.echo(f"quotas of {meeting_id}: "
                + (", ".join(f"{n} {r}" for r, n in limits.items()) or "none"))
 
@@ -219,6 +225,7 @@ def registration_list(context: click.Context, *, as_of: AsOf, as_json: bool) -> 
               help="The delegation (default: the person's organisation).")
 @click.option("--funding", is_flag=True, help="Funding is requested for this delegate.")
 @json_option
+@command_id_option
 @click.pass_context
 def nominate(
     context: click.Context,
@@ -245,7 +252,7 @@ def nominate(
             organisation_id = found
         nomination_id = alliance.nominate(
             meeting_id, organisation=organisation_id, person=person_id, role=role,
-            funding_requested=funding, actor=settings(context).actor,
+            funding_requested=funding, **recorded_as(context),
         )
         delegate = next(
             d
@@ -273,7 +280,7 @@ def _on_nomination(
         meeting_id = alliance.find_meeting(name)
         nomination_id = nomination_of(alliance, meeting_id, nomination_name)
         waiting = {d.nomination_id for d in alliance.registration(meeting_id).waiting_list}
-        act(alliance, meeting_id, nomination_id, actor=settings(context).actor, **kw)
+        act(alliance, meeting_id, nomination_id, **recorded_as(context), **kw)
         view = alliance.registration(meeting_id)
     delegates = {d.nomination_id: d for g in view.delegations for d in g.delegates}
     done = delegates[nomination_id]
@@ -293,6 +300,7 @@ _NOMINATION = click.argument("nomination_name", metavar="NOMINATION")
 @_MEETING
 @_NOMINATION
 @click.option("--reason", default="", help="Why (shown in the history).")
+@command_id_option
 @click.pass_context
 def withdraw(context: click.Context, *, name: str, nomination_name: str, reason: str) -> None:
     """Withdraw NOMINATION (an id, or the delegate's name) from MEETING.
@@ -306,6 +314,7 @@ def withdraw(context: click.Context, *, name: str, nomination_name: str, reason:
 @_MEETING
 @_NOMINATION
 @click.option("--funded", is_flag=True, help="Confirm with funding (within the caps).")
+@command_id_option
 @click.pass_context
 def confirm_nomination(
     context: click.Context, *, name: str, nomination_name: str, funded: bool
@@ -318,6 +327,7 @@ def confirm_nomination(
 @_MEETING
 @_NOMINATION
 @click.option("--reason", default="", help="Why (shown in the history).")
+@command_id_option
 @click.pass_context
 def decline_nomination(
     context: click.Context, *, name: str, nomination_name: str, reason: str
@@ -352,6 +362,7 @@ def deadline() -> None:
 @click.option("--private", is_flag=True, help="Not in the public calendar.")
 @click.option("--description", default="")
 @json_option
+@command_id_option
 @click.pass_context
 def deadline_set(
     context: click.Context,
@@ -376,7 +387,7 @@ def deadline_set(
         deadline_id = alliance.set_deadline(
             title=title, due=due, zone=zone, kind=kind, meeting=meeting_id,
             organisation=organisation_id, reminders=reminders, public=not private,
-            description=description, actor=settings(context).actor,
+            description=description, **recorded_as(context),
         )
         view = next(
             d for d in alliance.deadlines(include_cancelled=True) if d.deadline_id == deadline_id
@@ -393,13 +404,14 @@ def deadline_set(
 @click.option("--due", required=True, help="The new due date or time.")
 @click.option("--zone", default=DEFAULT_ZONE, show_default=True)
 @click.option("--reason", default="", help="Why (shown in the history).")
+@command_id_option
 @click.pass_context
 def deadline_extend(context: click.Context, *, name: str, due: str, zone: str, reason: str) -> None:
     """Move DEADLINE (an id or its title) later."""
     with open_alliance(context) as alliance:
         deadline_id = alliance.find_deadline(name)
         alliance.extend_deadline(
-            deadline_id, due=due, zone=zone, reason=reason, actor=settings(context).actor
+            deadline_id, due=due, zone=zone, reason=reason, **recorded_as(context)
         )
     click.echo(f"extended the deadline {deadline_id} to {due}")
 
@@ -407,12 +419,13 @@ def deadline_extend(context: click.Context, *, name: str, due: str, zone: str, r
 @deadline.command("cancel")
 @click.argument("name", metavar="DEADLINE")
 @click.option("--reason", default="", help="Why (shown in the history).")
+@command_id_option
 @click.pass_context
 def deadline_cancel(context: click.Context, *, name: str, reason: str) -> None:
     """Cancel DEADLINE (an id or its title)."""
     with open_alliance(context) as alliance:
         deadline_id = alliance.find_deadline(name)
-        alliance.cancel_deadline(deadline_id, reason=reason, actor=settings(context).actor)
+        alliance.cancel_deadline(deadline_id, reason=reason, **recorded_as(context))
     click.echo(f"cancelled the deadline {deadline_id}")
 
 

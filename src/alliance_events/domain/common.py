@@ -15,10 +15,12 @@ looked up by the application). :func:`fold` folds a stream's events with an ``ev
 
 from __future__ import annotations
 
+import datetime as _dt
 import enum
+import hashlib
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Final, TypeVar, cast
 
 import attrs
 import pendulum
@@ -34,6 +36,7 @@ __all__ = [
     "NominationStatus",
     "OfficerRole",
     "Role",
+    "command_digest",
     "event_ids",
     "fold",
     "replace",
@@ -57,6 +60,53 @@ class Command:
     command_id: uuid.UUID
     at: pendulum.DateTime
     actor: str | None = None
+
+
+_NOT_CONTENT: Final = frozenset({"command_id", "at", "actor"})
+
+
+def command_digest(command: Command) -> str:
+    """Return a digest of what ``command`` asks for: its class and its content's fields.
+
+    Not its id, the time it was given at or who gave it, nor the fields its class names
+    in ``__unbound__`` (a value the application makes anew at each call, such as a new
+    feed token's hash). The application records it with the command's events; a command
+    given again with the same id must have the same digest (a retry), or it is refused.
+
+    >>> import pendulum, uuid
+    >>> at = pendulum.datetime(2023, 3, 1)
+    >>> a = Command(command_id=uuid.UUID(int=1), at=at, actor="ana")
+    >>> b = Command(command_id=uuid.UUID(int=2), at=at.add(hours=1))
+    >>> command_digest(a) == command_digest(b)
+    True
+    """
+    skipped = _NOT_CONTENT | getattr(type(command), "__unbound__", frozenset())
+    text = _canonical(command, skipped)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _canonical(value: object, skipped: frozenset[str] = frozenset()) -> str:  # noqa: PLR0911
+    """Text that is equal for equal values, whatever the order of a mapping or a set."""
+    if attrs.has(type(value)):
+        fields = (
+            f"{f.name}={_canonical(getattr(value, f.name))}"
+            for f in attrs.fields(cast("type[attrs.AttrsInstance]", type(value)))
+            if f.name not in skipped
+        )
+        return f"{type(value).__qualname__}({','.join(fields)})"
+    if isinstance(value, enum.Enum):
+        return f"{type(value).__qualname__}.{value.value!r}"
+    if isinstance(value, Mapping):
+        pairs = sorted(f"{_canonical(k)}:{_canonical(v)}" for k, v in value.items())
+        return "{" + ",".join(pairs) + "}"
+    if isinstance(value, (set, frozenset)):
+        return "{" + ",".join(sorted(_canonical(v) for v in value)) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_canonical(v) for v in value) + "]"
+    if isinstance(value, _dt.datetime):
+        zone = getattr(value.tzinfo, "name", None) or str(value.tzinfo)
+        return f"{value.isoformat()}[{zone}]"
+    return repr(value)
 
 
 def event_ids(command: Command) -> Iterator[uuid.UUID]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import attrs
 
@@ -138,6 +138,9 @@ class RegisterOrganisation(Command):
 @attrs.frozen(kw_only=True)
 class IssueFeedToken(Command):
     """Record a new feed token of an organisation (by its hash: the token is not kept)."""
+
+    __unbound__: ClassVar[frozenset[str]] = frozenset({"token_hash"})
+    """A retry makes a new token: its hash is not part of what the command asks for."""
 
     organisation_id: uuid.UUID
     token_id: uuid.UUID

@@ -174,6 +174,12 @@ class TestResponses:
         assert since(served - _dt.timedelta(seconds=1)).status_code == 200
         assert since("Thu, 01 Jan 1970 00:00:00 GMT").status_code == 200
         assert since("not a date").status_code == 200
+        # Malformed beyond parsing (a huge year, numbers past a C long): as if absent.
+        for malformed in ("Mon, 01 Jan 99999 00:00:00 GMT",
+                          "Mon, 01 Jan 2023 99999999999999999999:00:00 GMT",
+                          "Mon, 01 Jan 2023 00:00:00 +99999999999999999999",
+                          "Mon, 99999999999999999999 Jan 2023 00:00:00 GMT"):
+            assert since(malformed).status_code == 200, malformed
         # The obsolete asctime format is an HTTP date too.
         later = (served + _dt.timedelta(hours=1)).astimezone(_dt.UTC)
         assert since(later.strftime("%a %b %d %H:%M:%S %Y")).status_code == 304

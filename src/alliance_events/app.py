@@ -52,6 +52,7 @@ from alliance_events.domain.common import (
     MeetingStatus,
     OfficerRole,
     Role,
+    check_command,
     command_digest,
     fold,
 )
@@ -79,7 +80,7 @@ from alliance_events.ical import FeedLinks, subscribe_links
 from alliance_events.log import open_log
 from alliance_events.log.base import EventLog, Recorded
 from alliance_events.plugins import PluginLoad, load_event_types
-from alliance_events.projections.alliance import AllianceProjection, AllianceState
+from alliance_events.projections.alliance import AllianceProjection, AllianceState, LeftOut
 from alliance_events.projections.history import HistoryEntry, history_entry
 from alliance_events.projections.registration import (
     DeadlineView,
@@ -404,6 +405,16 @@ class Alliance:
         """
         return self._runner.unknown_types
 
+    @property
+    def left_out(self) -> Mapping[str, LeftOut]:
+        """Streams whose item is left out of the state, read so far: stream -> why.
+
+        An event of theirs holds a value outside the domain's ranges (a date in the year
+        9999, written by a version that did not check it): its meeting, deadline...
+        is in no calendar or query, instead of breaking them all.
+        """
+        return self._runner.state.left_out
+
     def state_as_of(self, as_of: AsOf = None) -> tuple[AllianceState, pendulum.DateTime]:
         """Return the state as it was at ``as_of``, and the time it is looked at from.
 
@@ -480,6 +491,7 @@ class Alliance:
         are looked up at each attempt. A command whose id is recorded already returns
         those records instead of recording again.
         """
+        check_command(command)
         aggregate, key = _ROUTES[type(command)](self, command)
         stream = aggregate.stream(key)
         metadata = {
@@ -649,7 +661,8 @@ class Alliance:
     ) -> None:
         """Appoint ``person`` to ``role`` in ``body`` from ``since`` (replacing the holder)."""
         self._do(dr.AppointOfficer, command_id, actor, body=body,
-                 role=_enum(OfficerRole, role, "role"), person_id=person, since=local_date(since))
+                 role=_enum(OfficerRole, role, "role"), person_id=person,
+                 since=local_date(since, "since"))
 
     def find_organisation(self, name: str) -> uuid.UUID:
         """Return the id of the organisation with this name or acronym (any case).
@@ -924,11 +937,11 @@ class Alliance:
         value: str | _dt.datetime | _dt.date, zone_name: str, *, end: bool
     ) -> pendulum.DateTime:
         """Return a registration time: a date means its start (for ``end``: its end)."""
-        if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
-            return _day_edge(pendulum.Date(value.year, value.month, value.day), zone_name, end=end)
-        if isinstance(value, str) and len(value.strip()) == 10:  # noqa: PLR2004 - a bare date
-            return _day_edge(local_date(value), zone_name, end=end)
-        return local_datetime(value, zone_name)
+        field = "closes" if end else "opens"
+        bare_date = isinstance(value, str) and len(value.strip()) == 10  # noqa: PLR2004
+        if bare_date or (isinstance(value, _dt.date) and not isinstance(value, _dt.datetime)):
+            return _day_edge(local_date(value, field), zone_name, end=end)
+        return local_datetime(value, zone_name, field=field)
 
     def open_registration(
         self,
@@ -1098,7 +1111,7 @@ class Alliance:
         command_id = self._command_id(command_id)
         request_id = self._new_id(request_id, command_id, "speaking-request")
         self._do(mt.RequestSpeaking, command_id, actor, meeting_id=meeting,
-                 request_id=request_id, organisation_id=organisation, day=local_date(day),
+                 request_id=request_id, organisation_id=organisation, day=local_date(day, "day"),
                  topic=topic, person_id=person)
         return request_id
 
@@ -1108,11 +1121,11 @@ class Alliance:
     def _due(due: str | _dt.datetime | _dt.date, zone_name: str) -> Due:
         if isinstance(due, _dt.date) and not isinstance(due, _dt.datetime):
             zone(zone_name)
-            return DueBy(day=local_date(due), zone=zone_name)
+            return DueBy(day=local_date(due, "due"), zone=zone_name)
         if isinstance(due, str) and len(due.strip()) == 10:  # noqa: PLR2004 - a bare date
             zone(zone_name)
-            return DueBy(day=local_date(due), zone=zone_name)
-        return DueAt(at=local_datetime(due, zone_name))
+            return DueBy(day=local_date(due, "due"), zone=zone_name)
+        return DueAt(at=local_datetime(due, zone_name, field="due"))
 
     def set_deadline(
         self,
@@ -1221,8 +1234,8 @@ class Alliance:
         """
         state, _ = self.state_as_of(as_of)
         wanted = None if kind is None else _enum(MeetingKind, kind, "kind")
-        first = None if from_day is None else local_date(from_day)
-        last = None if to_day is None else local_date(to_day)
+        first = None if from_day is None else local_date(from_day, "from day")
+        last = None if to_day is None else local_date(to_day, "to day")
         views = [
             meeting_view(state, m)
             for m in state.meetings.values()

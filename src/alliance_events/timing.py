@@ -33,14 +33,18 @@ from alliance_events.errors import RuleViolation
 
 __all__ = [
     "DEFAULT_ZONE",
+    "FIRST_YEAR",
+    "LAST_YEAR",
     "AllDay",
     "AmbiguousTimeError",
     "Disambiguate",
     "NonexistentTimeError",
+    "OutOfRangeError",
     "Timed",
     "TimingError",
     "When",
     "all_day",
+    "check_in_range",
     "day_after",
     "describe_moment",
     "describe_when",
@@ -77,6 +81,35 @@ class TimingError(RuleViolation):
 
     def __init__(self, message: str) -> None:
         super().__init__(self.rule_name, message)
+
+
+class OutOfRangeError(TimingError):
+    """A date or time outside the years the library keeps (rule ``date-range``)."""
+
+    rule_name = "date-range"
+
+
+FIRST_YEAR: Final = 1900
+LAST_YEAR: Final = 2200
+"""The years a date or time may fall in (inclusive): every calendar program reads them,
+and a date near the ends of Python's range (year 1 or 9999) would overflow once a zone
+or a day is added to it."""
+
+
+def check_in_range(value: _dt.date, field: str = "the date") -> None:
+    """Refuse a date or date-time outside :data:`FIRST_YEAR` to :data:`LAST_YEAR`.
+
+    >>> try:
+    ...     check_in_range(pendulum.Date(9999, 12, 31), "due")
+    ... except OutOfRangeError as refused:
+    ...     print(refused)
+    due 9999-12-31 is outside the years 1900 to 2200 [rule: date-range]
+    """
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        shown = value.isoformat(sep=" ") if isinstance(value, _dt.datetime) else value.isoformat()
+        raise OutOfRangeError(
+            f"{field} {shown} is outside the years {FIRST_YEAR} to {LAST_YEAR}"
+        )
 
 
 class NonexistentTimeError(TimingError):
@@ -251,6 +284,7 @@ def local_datetime(
     zone_name: str,
     *,
     disambiguate: Disambiguate = "raise",
+    field: str = "the time",
 ) -> pendulum.DateTime:
     """Return the wall time ``wall`` in the zone ``zone_name`` as an aware date-time.
 
@@ -260,6 +294,7 @@ def local_datetime(
         zone_name: an IANA zone name, or a fixed offset such as ``GMT+1``.
         disambiguate: for a time in a gap or an overlap, ``"earlier"`` or ``"later"``;
             by default such a time is refused.
+        field: what the time is, for a refusal (``"start"``).
 
     Raises:
         TimingError: malformed text or an unknown zone.
@@ -270,8 +305,10 @@ def local_datetime(
     if isinstance(wall, _dt.datetime) and wall.tzinfo is not None:
         if wall.utcoffset() is None:
             raise TimingError(f"{wall!r} has a zone without an offset")
+        check_in_range(wall, field)
         return pendulum.instance(wall)
     naive = _parse_wall(wall)
+    check_in_range(naive, field)
     tz = zone(zone_name)
     if isinstance(tz, pendulum.FixedTimezone):
         return pendulum.instance(naive.replace(tzinfo=tz))
@@ -343,21 +380,26 @@ def end_of_day(day: _dt.date, zone_name: str = DEFAULT_ZONE) -> pendulum.DateTim
     return pendulum.instance(_dt.datetime.fromtimestamp(candidates[-1], tz))  # pragma: no cover
 
 
-def local_date(value: str | _dt.date) -> pendulum.Date:
+def local_date(value: str | _dt.date, field: str = "the date") -> pendulum.Date:
     """Return ``value`` (a date, or ISO text such as ``"2023-05-30"``) as a pendulum Date.
+
+    ``field`` says what the date is, for a refusal (``"due"``).
 
     Raises:
         TimingError: it is not a date.
+        OutOfRangeError: it is outside :data:`FIRST_YEAR` to :data:`LAST_YEAR`.
 
     """
     if isinstance(value, _dt.datetime):
         raise TimingError(f"{value!r} is a date and time, not a date")
     if isinstance(value, _dt.date):
-        return pendulum.Date(value.year, value.month, value.day)
-    try:
-        parsed = _dt.date.fromisoformat(value.strip())
-    except (AttributeError, ValueError) as error:
-        raise TimingError(f"{value!r} is not a date: write it as 2023-05-30") from error
+        parsed = value
+    else:
+        try:
+            parsed = _dt.date.fromisoformat(value.strip())
+        except (AttributeError, ValueError) as error:
+            raise TimingError(f"{value!r} is not a date: write it as 2023-05-30") from error
+    check_in_range(parsed, field)
     return pendulum.Date(parsed.year, parsed.month, parsed.day)
 
 
@@ -439,10 +481,10 @@ def timed(
         TimingError: a malformed time, an unknown zone, or an end not after the start.
 
     """
-    start_at = local_datetime(start, zone_name, disambiguate=disambiguate)
+    start_at = local_datetime(start, zone_name, disambiguate=disambiguate, field="start")
     if isinstance(end, str) and re.fullmatch(r"\s*\d{1,2}:\d{2}(:\d{2})?\s*", end):
         end = f"{start_at.date().isoformat()} {end.strip()}"
-    end_at = local_datetime(end, zone_name, disambiguate=disambiguate)
+    end_at = local_datetime(end, zone_name, disambiguate=disambiguate, field="end")
     if end_at <= start_at:
         raise TimingError(
             f"the end ({end_at.isoformat()}) must be after the start ({start_at.isoformat()})"
@@ -457,8 +499,8 @@ def all_day(first: str | _dt.date, last: str | _dt.date | None = None) -> AllDay
         TimingError: a malformed date, or ``last`` before ``first``.
 
     """
-    first_day = local_date(first)
-    last_day = first_day if last is None else local_date(last)
+    first_day = local_date(first, "first day")
+    last_day = first_day if last is None else local_date(last, "last day")
     if last_day < first_day:
         raise TimingError(
             f"the last day ({last_day.isoformat()}) must not be before the first "

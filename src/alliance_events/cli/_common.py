@@ -223,6 +223,9 @@ def open_alliance(
         note = unknown_types_note(alliance.unknown_types)
         if note:
             click.echo(note, err=True)
+        for stream, why in sorted(alliance.left_out.items()):
+            click.echo(f"note: {stream} is left out of the calendars (position "
+                       f"{why.position}: {why.reason})", err=True)
         yield alliance
 
 

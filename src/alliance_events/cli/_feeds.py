@@ -236,8 +236,19 @@ def demo(context: click.Context) -> None:
     help="Seconds between two looks at a SQLite log for new events (PostgreSQL wakes the "
     "server with NOTIFY).",
 )
+@click.option(
+    "--request-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 300),
+    help="Seconds a connection has to send a whole request; then it is closed.",
+)
+@click.option(
+    "--max-connections", default=512, show_default=True, type=click.IntRange(1, 10_000),
+    help="Connections open at once; beyond, the longest idle one is closed.",
+)
 @click.pass_context
-def serve(context: click.Context, *, host: str, port: int, poll_interval: float) -> None:
+def serve(
+    context: click.Context, *, host: str, port: int, poll_interval: float,
+    request_timeout: float, max_connections: int,
+) -> None:
     """Serve the calendar feeds over HTTP, following the log (Ctrl-C stops).
 
     The subscribe pages' links start with the feed address set by
@@ -246,7 +257,7 @@ def serve(context: click.Context, *, host: str, port: int, poll_interval: float)
     """
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
-    from alliance_events.web import create_app  # noqa: PLC0415
+    from alliance_events.web import create_app, server_config  # noqa: PLC0415
 
     # uvicorn's own logging, plus the feed server's (its errors, retried), on stderr.
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
@@ -261,9 +272,11 @@ def serve(context: click.Context, *, host: str, port: int, poll_interval: float)
             )
         app = create_app(alliance, poll_interval=poll_interval)
         # uvicorn shuts down gracefully on Ctrl-C, then raises the signal again.
+        config = server_config(
+            app, request_timeout=request_timeout, max_connections=max_connections,
+            host=host, port=port, access_log=False, lifespan="on", log_level="info",
+            log_config=log_config, server_header=False,
+        )
         with contextlib.suppress(KeyboardInterrupt):
-            uvicorn.run(
-                app, host=host, port=port, access_log=False, lifespan="on",
-                log_level="info", log_config=log_config, server_header=False,
-            )
+            uvicorn.Server(config).run()
         click.echo("stopped", err=True)

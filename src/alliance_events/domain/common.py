@@ -18,17 +18,21 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import hashlib
+import types
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Final, TypeVar, cast
+from typing import Any, Final, Literal, TypeVar, Union, cast, get_args, get_origin
 
 import attrs
 import pendulum
 
 from alliance_events._speed import replace  # re-exported: the states' copy
 from alliance_events.errors import RuleViolation, UnknownReferenceError
+from alliance_events.timing import check_in_range
 
 __all__ = [
+    "MAX_COUNT",
+    "MAX_DURATION",
     "Command",
     "LinkKind",
     "MeetingKind",
@@ -36,6 +40,8 @@ __all__ = [
     "NominationStatus",
     "OfficerRole",
     "Role",
+    "check_command",
+    "check_values",
     "command_digest",
     "event_ids",
     "fold",
@@ -107,6 +113,134 @@ def _canonical(value: object, skipped: frozenset[str] = frozenset()) -> str:  # 
         zone = getattr(value.tzinfo, "name", None) or str(value.tzinfo)
         return f"{value.isoformat()}[{zone}]"
     return repr(value)
+
+
+MAX_COUNT: Final = 100_000
+"""The largest count a command may give (seats, places, a quota)."""
+MAX_DURATION: Final = _dt.timedelta(days=366)
+"""The longest duration a command may give (a reminder: at most a year before)."""
+
+
+def check_command(command: Command) -> None:
+    """Refuse a command with a value of the wrong type or outside its domain range.
+
+    Every field (not the id, time and actor the application gives) is checked against
+    its annotation, into tuples, mappings and the attrs values it holds (a ``When``, a
+    ``Due``, a ``Quota``): a ``bool`` is not a count, text is not a date. Then ranges:
+    dates and times in the years :data:`~alliance_events.timing.FIRST_YEAR` to
+    :data:`~alliance_events.timing.LAST_YEAR`, counts from 0 to :data:`MAX_COUNT`,
+    durations from 0 to :data:`MAX_DURATION`. The rule's own limits (a capacity of at
+    least 1, say) are the deciders'.
+
+    Raises:
+        RuleViolation: ``field-type``, ``count-range`` or ``duration-range``, naming the
+            field (``due.day``, ``quotas[1].limit``) and the value.
+        OutOfRangeError: a date or time outside the years (rule ``date-range``).
+
+    """
+    _check_fields(command, "", _NOT_CONTENT)
+
+
+def check_values(value: object, names: Iterable[str]) -> None:
+    """Check the fields ``names`` of an attrs ``value`` as :func:`check_command` does.
+
+    For readers: a projection checks the dated fields of a stored event with it.
+    """
+    fields = attrs.fields_dict(_resolved(type(value)))
+    for name in names:
+        _check_value(getattr(value, name), fields[name].type, name)
+
+
+def _resolved(cls: type) -> type[attrs.AttrsInstance]:
+    return attrs.resolve_types(cast("type[attrs.AttrsInstance]", cls))
+
+
+def _check_fields(value: object, prefix: str, skipped: frozenset[str] = frozenset()) -> None:
+    for field in attrs.fields(_resolved(type(value))):
+        if field.name not in skipped:
+            _check_value(getattr(value, field.name), field.type, f"{prefix}{field.name}")
+
+
+def _check_value(value: object, annotation: Any, field: str) -> None:
+    if not _matches(value, annotation):
+        raise RuleViolation(
+            "field-type", f"{field} must be {_describe(annotation)}, got {value!r}"
+        )
+    if attrs.has(type(value)):
+        _check_fields(value, f"{field}.")
+    elif isinstance(value, (tuple, list)):
+        item = _item_annotation(annotation)
+        for index, element in enumerate(value):
+            _check_value(element, item, f"{field}[{index}]")
+    elif isinstance(value, _dt.date):
+        check_in_range(value, field)
+    elif isinstance(value, _dt.timedelta):
+        require(_dt.timedelta(0) <= value <= MAX_DURATION, "duration-range",
+                f"{field} {value} is outside 0 to {MAX_DURATION.days} days")
+    elif isinstance(value, int) and not isinstance(value, (bool, enum.Enum)):
+        require(0 <= value <= MAX_COUNT, "count-range",
+                f"{field} {value} is outside 0 to {MAX_COUNT:,}")
+
+
+def _item_annotation(annotation: Any) -> Any:
+    """Return the annotation of a sequence's items (``X`` of ``tuple[X, ...] | None``)."""
+    options = get_args(annotation) if _is_union(annotation) else (annotation,)
+    for option in options:
+        if get_origin(option) in (tuple, list) and get_args(option):
+            return get_args(option)[0]
+    return Any
+
+
+def _is_union(annotation: Any) -> bool:
+    return get_origin(annotation) in (Union, types.UnionType)
+
+
+def _matches(value: object, annotation: Any) -> bool:  # noqa: PLR0911 - one per kind
+    if annotation is Any:
+        return True
+    if annotation is None or annotation is type(None):
+        return value is None
+    if _is_union(annotation):
+        return any(_matches(value, option) for option in get_args(annotation))
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return value in get_args(annotation)
+    if origin is not None:  # tuple[X, ...], Mapping[K, V]...: the container; elements later
+        return isinstance(value, origin)
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation in (int, float):
+        return isinstance(value, (int, float) if annotation is float else int) and not \
+            isinstance(value, bool)
+    if isinstance(annotation, type) and issubclass(annotation, _dt.date) and not issubclass(
+        annotation, _dt.datetime
+    ):
+        return isinstance(value, _dt.date) and not isinstance(value, _dt.datetime)
+    if isinstance(annotation, type) and issubclass(annotation, _dt.datetime):
+        return isinstance(value, _dt.datetime) and value.utcoffset() is not None
+    if isinstance(annotation, type):
+        return isinstance(value, annotation)
+    return True  # an annotation this check does not know: the decider's to judge
+
+
+def _describe(annotation: Any) -> str:  # noqa: PLR0911 - one per kind
+    if _is_union(annotation):
+        return " or ".join(_describe(option) for option in get_args(annotation))
+    if annotation is None or annotation is type(None):
+        return "none"
+    if get_origin(annotation) is not None:
+        return f"a {get_origin(annotation).__name__}"
+    names = {bool: "true or false", int: "a whole number", str: "text",
+             uuid.UUID: "an id (UUID)", _dt.datetime: "a time with its zone"}
+    if annotation in names:
+        return names[annotation]
+    if isinstance(annotation, type) and issubclass(annotation, _dt.datetime):
+        return "a time with its zone"
+    if isinstance(annotation, type) and issubclass(annotation, _dt.date):
+        return "a date"
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "one of " + ", ".join(str(member.value) for member in annotation)
+    return f"a {getattr(annotation, '__name__', annotation)}"
 
 
 def event_ids(command: Command) -> Iterator[uuid.UUID]:

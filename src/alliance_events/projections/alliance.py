@@ -18,6 +18,7 @@ So the calendars and their feeds are the same whether or not other tools are ins
 
 from __future__ import annotations
 
+import datetime as _dt
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple
@@ -28,16 +29,18 @@ import pendulum
 from alliance_events.domain import deadlines, settings
 from alliance_events.domain import meetings as mt
 from alliance_events.domain.catalog import EVENT_CLASSES
-from alliance_events.domain.common import MeetingStatus
+from alliance_events.domain.common import MAX_DURATION, MeetingStatus, check_values
 from alliance_events.domain.deadlines import Deadline
 from alliance_events.domain.directory import Body, Organisation, Person, bodies, organisations
 from alliance_events.domain.directory import persons as ps
 from alliance_events.domain.meetings import MeetingState
 from alliance_events.domain.streams import parse_stream
+from alliance_events.errors import RuleViolation
 from alliance_events.events import Event
 from alliance_events.log.base import Recorded
+from alliance_events.timing import FIRST_YEAR, LAST_YEAR
 
-__all__ = ["AllianceProjection", "AllianceState", "Touched", "chain_status"]
+__all__ = ["AllianceProjection", "AllianceState", "LeftOut", "Touched", "chain_status"]
 
 _STREAM_CACHE: Final = 1_000_000  # parsed stream names kept (bounded memory)
 _DEADLINE_EVENTS: Final = (
@@ -63,6 +66,13 @@ class Touched(NamedTuple):
     position: int
 
 
+class LeftOut(NamedTuple):
+    """A stream the state leaves out, and the first record that made it so."""
+
+    position: int
+    reason: str
+
+
 @attrs.define
 class AllianceState:
     """Every aggregate's current state (see the module)."""
@@ -79,6 +89,10 @@ class AllianceState:
     # When each meeting that was moved was last moved (calendars say so for a while).
     moved_at: dict[uuid.UUID, pendulum.DateTime] = attrs.field(factory=dict)
     feed_settings: settings.FeedSettings = attrs.field(factory=settings.FeedSettings)
+    # Streams left out of the state: an event of theirs holds a value outside the
+    # domain's range (written by an older version that did not check it), so their item
+    # is out of every calendar and query. Stream -> why, and where.
+    left_out: dict[str, LeftOut] = attrs.field(factory=dict)
     position: int = 0
     recorded_at: pendulum.DateTime | None = None
     # The ids touched, in log order (one entry per touch, so an id may recur): what the
@@ -190,6 +204,7 @@ class AllianceProjection:
             touched=dict(state.touched),
             feed_tokens=dict(state.feed_tokens),
             moved_at=dict(state.moved_at),
+            left_out=dict(state.left_out),
             journal=[],  # a copy's journal starts afresh (its readers know the original)
             journal_start=state.journal_mark,
         )
@@ -208,11 +223,68 @@ class AllianceProjection:
         # Another tool's event (or an opaque one) only moves the position.
         if type(event) in EVENT_CLASSES:
             apply, key = self._routes.get(record.stream) or self._route(record.stream)
-            if apply is not None:
-                apply(state, key, event, record)
+            if apply is not None and not (state.left_out and record.stream in state.left_out):
+                reason = _out_of_range(event) if type(event) in _DATED else None
+                if reason is None:
+                    apply(state, key, event, record)
+                else:
+                    _leave_out(state, key, record, reason)
         state.position = record.position
         state.recorded_at = record.recorded_at
         return state
+
+
+def _out_of_range(event: Event) -> str | None:
+    """Say which value of ``event`` is outside the domain's ranges, or None.
+
+    The ranges :func:`~alliance_events.domain.common.check_command` refuses commands
+    outside of; a log written before they were checked may hold such a value, and a
+    reader must survive it. Only the fields that can hold one are looked at.
+    """
+    names = _DATED[type(event)]
+    if all(_within(getattr(event, name)) for name in names):
+        return None  # the usual case, checked quickly; the check below says why not
+    try:
+        check_values(event, names)
+    except RuleViolation as refused:
+        return str(refused)
+    return None  # pragma: no cover - _within and check_values agree
+
+
+def _within(value: object) -> bool:
+    """Whether the dates, times and durations in ``value`` are in the domain's ranges."""
+    if isinstance(value, _dt.date):
+        return FIRST_YEAR <= value.year <= LAST_YEAR
+    if isinstance(value, _dt.timedelta):
+        return _dt.timedelta(0) <= value <= MAX_DURATION
+    if isinstance(value, tuple):
+        return all(_within(item) for item in value)
+    fields = getattr(type(value), "__attrs_attrs__", None)  # a When, a Due...
+    return fields is None or all(_within(getattr(value, a.name)) for a in fields)
+
+
+def _leave_out(state: AllianceState, key: Any, record: Recorded, reason: str) -> None:
+    """Take the stream's item out of the state for good, and say why."""
+    state.left_out[record.stream] = LeftOut(record.position, reason)
+    for items in (state.meetings, state.deadlines, state.organisations, state.persons):
+        if isinstance(key, uuid.UUID) and items.pop(key, None) is not None:
+            _touch(state, key, record)
+
+
+def _dated_fields(cls: type) -> tuple[str, ...]:
+    """Return the fields of an event class that hold dates, times or durations."""
+    words = ("When", "Due", "Date", "date", "Duration", "timedelta")
+    return tuple(
+        field.name
+        for field in attrs.fields(cls)
+        if field.name != "event_id" and any(word in str(field.type) for word in words)
+    )
+
+
+_DATED: Final = {
+    cls: names for cls in EVENT_CLASSES if (names := _dated_fields(cls))
+}
+"""The library's event classes that hold dates, times or durations: their fields."""
 
 
 def _meeting(state: AllianceState, key: uuid.UUID, event: Event, record: Recorded) -> None:

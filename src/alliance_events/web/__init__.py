@@ -76,6 +76,7 @@ from typing import Any, Final
 import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -91,9 +92,10 @@ from alliance_events import (
     subscribe_links,
 )
 from alliance_events.app import Alliance
+from alliance_events.web._guard import server_config
 from alliance_events.web._pages import STYLE_HASH, Delegate, listed, page
 
-__all__ = ["FeedServer", "create_app", "subscribe_links"]
+__all__ = ["FeedServer", "create_app", "server_config", "subscribe_links"]
 
 logger = logging.getLogger(__name__)
 
@@ -129,11 +131,11 @@ def _parse_http_date(value: bytes) -> int | None:
     """Return the seconds since the epoch of an HTTP date, or None if it is not one."""
     try:
         parsed = email.utils.parsedate_to_datetime(value.decode("latin-1"))
-    except (TypeError, ValueError, IndexError):
-        return None
-    if parsed.tzinfo is None:  # "-0000" and the obsolete formats: HTTP dates are GMT
-        parsed = parsed.replace(tzinfo=_dt.UTC)
-    return int(parsed.timestamp())
+        if parsed.tzinfo is None:  # "-0000" and the obsolete formats: HTTP dates are GMT
+            parsed = parsed.replace(tzinfo=_dt.UTC)
+        return int(parsed.timestamp())
+    except (TypeError, ValueError, IndexError, OverflowError):  # huge numbers: OverflowError
+        return None  # malformed: as if the header were absent (RFC 9110, 13.1.3)
 
 
 def _etag(body: bytes) -> bytes:
@@ -575,8 +577,9 @@ class FeedServer:
     def health(self) -> dict[str, Any]:
         """Return the status, the feeds' log position and count, and what was not read.
 
-        What was not read: the records of unknown types skipped (by type name), and the
-        installed tools whose event types were loaded or refused.
+        What was not read: the records of unknown types skipped (by type name), the
+        items left out for a value outside the domain's ranges, and the installed tools
+        whose event types were loaded or refused.
         """
         unknown = self.unknown_types
         status = (
@@ -590,6 +593,10 @@ class FeedServer:
             "feeds": len(self._feeds),
             "skipped_unknown_types": sum(unknown.values()),
             "unknown_types": dict(sorted(unknown.items())),
+            "left_out": [
+                {"stream": stream, "position": why.position, "reason": why.reason}
+                for stream, why in sorted(self.alliance.left_out.items())
+            ],
             "plugins": {
                 load.namespace: {"loaded": True, "types": list(load.types)}
                 if load.loaded else {"loaded": False, "error": load.error}
@@ -629,6 +636,32 @@ class _Endpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._call(scope, receive, send)
+
+
+class _RefuseBodies:
+    """Answer 413 to a request with a body: no request to the feed server has one.
+
+    Its bytes are never read (the connection closes after the answer), so a client
+    cannot make the server hold or wait for a large or slow upload.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"transfer-encoding" or (
+                    name == b"content-length" and value.strip() != b"0"
+                ):
+                    await send({"type": "http.response.start", "status": 413, "headers": [
+                        (b"content-type", b"text/plain; charset=utf-8"),
+                        (b"connection", b"close"),
+                    ]})
+                    await send({"type": "http.response.body",
+                                "body": b"A request to this server has no body.\n"})
+                    return
+        await self.app(scope, receive, send)
 
 
 def create_app(
@@ -701,6 +734,7 @@ def create_app(
         return JSONResponse(report, status_code=200 if server.healthy else 503)
 
     app = Starlette(
+        middleware=[Middleware(_RefuseBodies)],
         routes=[
             Route("/calendar.ics", _Endpoint(server.public_feed), methods=["GET", "HEAD"]),
             Route("/o/{token}/calendar.ics", _Endpoint(server.organisation_feed),

@@ -112,6 +112,7 @@ AsOf = int | _dt.datetime | str | None
 """A past moment to look from: a log position (int), a time, or ISO text; None: now."""
 
 E = TypeVar("E", bound=enum.Enum)
+T = TypeVar("T")
 _MAX_ATTEMPTS = 8
 
 
@@ -922,12 +923,7 @@ class Alliance:
         command_id: uuid.UUID | None = None,
     ) -> None:
         """Record who was present: person ids, or ``(person, organisation, capacity)``."""
-        people = tuple(
-            mt.Attendee(person_id=a)
-            if isinstance(a, uuid.UUID)
-            else mt.Attendee(person_id=a[0], organisation_id=a[1], capacity=a[2])
-            for a in attendees
-        )
+        people = tuple(_attendee(a) for a in _sequence(attendees, "attendees"))
         self._do(mt.RecordAttendance, command_id, actor, meeting_id=meeting, attendees=people)
 
     # -- registration --------------------------------------------------------------------
@@ -972,7 +968,9 @@ class Alliance:
             quotas=_quotas(quotas or {}),
             funded_places=funded_places,
             funded_per_delegation=funded_per_delegation,
-            funded_roles=tuple(_enum(Role, r, "funded_roles") for r in funded_roles),
+            funded_roles=tuple(
+                _enum(Role, r, "funded_roles") for r in _sequence(funded_roles, "funded_roles")
+            ),
         )
 
     def close_registration(
@@ -1158,7 +1156,7 @@ class Alliance:
             kind=_enum(DeadlineKind, kind, "kind"),
             meeting_id=meeting,
             organisation_id=organisation,
-            reminders=tuple(_duration(r) for r in reminders),
+            reminders=tuple(_duration(r) for r in _sequence(reminders, "reminders")),
             public=public,
             description=description,
         )
@@ -1337,8 +1335,31 @@ def _as_uuid(text: str) -> uuid.UUID | None:
 
 
 def _quotas(quotas: Mapping[Role | str, int]) -> tuple[mt.Quota, ...]:
+    if not isinstance(quotas, Mapping):
+        raise RuleViolation(
+            "field-type", f"quotas must map roles to limits ({{'speaker': 1}}), got {quotas!r}"
+        )
     return tuple(
         mt.Quota(role=_enum(Role, role, "quotas"), limit=limit) for role, limit in quotas.items()
+    )
+
+
+def _sequence(value: Iterable[T], field: str) -> Sequence[T]:
+    """Return ``value`` as a tuple, refusing what is not a list of items (text included)."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise RuleViolation("field-type", f"{field} must be a list, got {value!r}")
+    return tuple(value)
+
+
+def _attendee(value: object) -> mt.Attendee:
+    """Return the attendee a person's id or ``(person, organisation, capacity)`` names."""
+    if isinstance(value, uuid.UUID):
+        return mt.Attendee(person_id=value)
+    if isinstance(value, tuple) and len(value) == 3:  # noqa: PLR2004 - the three parts
+        return mt.Attendee(person_id=value[0], organisation_id=value[1], capacity=value[2])
+    raise RuleViolation(
+        "field-type",
+        f"an attendee must be a person's id or (person, organisation, capacity), got {value!r}",
     )
 
 

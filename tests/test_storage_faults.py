@@ -169,6 +169,17 @@ class TestReadOnly:
                 assert verify(log).ok
             result = run_cli("--db", str(path), "verify")
             assert result.returncode == 0, result.stderr
+            # The CLI's reading commands open the log read-only: they work on the mount.
+            for args in (["meeting", "list", "--json"], ["deadline", "list"],
+                         ["organisation", "list"], ["tail", "--from", "0", "--timeout", "0"],
+                         ["export", "--output", str(tmp_path / "public.ics")]):
+                result = run_cli("--db", str(path), *args)
+                assert result.returncode == 0, (args, result.stderr)
+            # A recording command says, in one line, that the log is read-only.
+            result = run_cli("--db", str(path), "organisation", "add", "Vienna NGO Committee")
+            assert result.returncode == 3, result.stderr
+            [line] = result.stderr.splitlines()
+            assert line.startswith("error: ") and "read-only" in line
         finally:
             subprocess.run(["umount", "-l", str(mounted)], check=False)
 

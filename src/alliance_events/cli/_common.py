@@ -132,7 +132,26 @@ def refusals_exit(function: F) -> F:
 
 
 class _Group(click.Group):
-    """The top group: a refusal anywhere below it is one line and exit status 2."""
+    """The top group: a refusal anywhere below it is one line and exit status 2.
+
+    So is a usage error (a missing argument, an option's value out of its range): one
+    line naming it and the command's ``--help``, instead of click's three.
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.UsageError as error:
+            where = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+            click.echo(f"usage: {' '.join(error.format_message().split())}{where}", err=True)
+            sys.exit(error.exit_code)
+        except click.ClickException as error:
+            click.echo(f"error: {' '.join(error.format_message().split())}", err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(1)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

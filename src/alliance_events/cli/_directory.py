@@ -78,7 +78,7 @@ def organisation_add(
 @click.pass_context
 def organisation_list(context: click.Context, *, as_json: bool) -> None:
     """List the organisations."""
-    with open_alliance(context, quiet=as_json) as alliance:
+    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
         found = sorted(alliance.state.organisations.values(), key=lambda o: o.name.casefold())
     rows = [
         {
@@ -142,7 +142,7 @@ def person_add(
 @click.pass_context
 def person_list(context: click.Context, *, organisation_name: str | None, as_json: bool) -> None:
     """List the persons."""
-    with open_alliance(context, quiet=as_json) as alliance:
+    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
         wanted = (
             None if organisation_name is None else alliance.find_organisation(organisation_name)
         )
@@ -277,7 +277,7 @@ def token_revoke(
 @click.pass_context
 def token_list(context: click.Context, *, organisation_name: str, as_json: bool) -> None:
     """List the ids of ORGANISATION's live feed tokens (the tokens are not kept)."""
-    with open_alliance(context, quiet=as_json) as alliance:
+    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
         organisation_id = alliance.find_organisation(organisation_name)
         ids = list(alliance.state.organisations[organisation_id].feed_tokens)
     if as_json:

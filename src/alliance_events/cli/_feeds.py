@@ -94,7 +94,7 @@ def export(
     """Write a calendar feed as an iCalendar file."""
     from alliance_events import FeedRenderer  # noqa: PLC0415 - only export needs it
 
-    with open_alliance(context, quiet=as_json) as alliance:
+    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
         who = _audience(alliance, audience)
         state, at = alliance.state_as_of(as_of)
         renderer = FeedRenderer()
@@ -155,7 +155,7 @@ def tail(
     """
     shown = 0
     with (
-        open_alliance(context, quiet=as_json) as alliance,
+        open_alliance(context, read_only=True, quiet=as_json) as alliance,
         # No name: tail keeps no checkpoint, it starts where it is told every time.
         Follower(alliance.log, None, start="now" if start is None else start,
                  poll_interval=interval) as follower,
@@ -262,7 +262,7 @@ def serve(
     # uvicorn's own logging, plus the feed server's (its errors, retried), on stderr.
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["loggers"]["alliance_events"] = {"handlers": ["default"], "level": "INFO"}
-    with open_alliance(context) as alliance:
+    with open_alliance(context, read_only=True) as alliance:
         if alliance.feed_address is None:
             click.echo(
                 "note: no feed address is set, so the subscribe pages offer each request's "

@@ -179,7 +179,7 @@ def meeting_link(context: click.Context, *, name: str, url: str, kind: str, titl
 @click.pass_context
 def meeting_show(context: click.Context, *, name: str, as_of: AsOf, as_json: bool) -> None:
     """Show MEETING: when, where, status, parts, registration, deadlines, links."""
-    with open_alliance(context, quiet=as_json) as alliance:
+    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
         meeting_id = alliance.find_meeting(name)
         registration = alliance.registration(meeting_id, as_of=as_of)
         view = registration.meeting
@@ -234,7 +234,7 @@ def meeting_list(
     as_json: bool,
 ) -> None:
     """List the meetings by start time."""
-    with open_alliance(context, quiet=as_json) as alliance:
+    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
         parent_id = None if parent is None else alliance.find_meeting(parent)
         views = alliance.meetings(
             as_of=as_of, kind=kind, parent=parent_id, include_cancelled=include_cancelled
@@ -252,7 +252,7 @@ def meeting_list(
 @click.pass_context
 def history(context: click.Context, *, name: str, as_of: AsOf, as_json: bool) -> None:
     """Show MEETING's audit trail: who did what, and when it was recorded."""
-    with open_alliance(context, quiet=as_json) as alliance:
+    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
         meeting_id = alliance.find_meeting(name)
         entries = alliance.history(meeting_id, as_of=as_of)
         title = alliance.registration(meeting_id, as_of=as_of).meeting.title

@@ -188,7 +188,7 @@ def registration_quota(context: click.Context, *, name: str, quotas: tuple[str, 
 @click.pass_context
 def registration_show(context: click.Context, *, name: str, as_of: AsOf, as_json: bool) -> None:
     """Show MEETING's delegations, seats, waiting list, funding and deadlines."""
-    with open_alliance(context, quiet=as_json) as alliance:
+    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
         view = alliance.registration(alliance.find_meeting(name), as_of=as_of)
     if as_json:
         emit_json(view)
@@ -202,7 +202,7 @@ def registration_show(context: click.Context, *, name: str, as_of: AsOf, as_json
 @click.pass_context
 def registration_list(context: click.Context, *, as_of: AsOf, as_json: bool) -> None:
     """List the meetings with a registration: window, seats, waiting list, deadlines."""
-    with open_alliance(context, quiet=as_json) as alliance:
+    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
         views = [
             view
             for m in alliance.meetings(as_of=as_of)
@@ -447,7 +447,7 @@ def deadline_list(
     as_json: bool,
 ) -> None:
     """List deadlines by due time: upcoming, due soon, overdue."""
-    with open_alliance(context, quiet=as_json) as alliance:
+    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
         meeting_id = None if meeting_name is None else alliance.find_meeting(meeting_name)
         organisation_id = (
             None if organisation_name is None else alliance.find_organisation(organisation_name)

@@ -383,7 +383,7 @@ class SQLiteLog:
         if not os.path.exists(self.path):
             raise StorageUnavailableError(
                 f"cannot open the SQLite log {self.path!r} read-only: there is no such file; "
-                "check --db or the URL"
+                "check --db or the URL ('alliance-events init' creates a log)"
             )
         uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
         try:

@@ -147,11 +147,12 @@ class Scenario:
         )["meeting_id"]
         ids["april"] = cli.json(
             "meeting", "schedule", "Informal Meeting", "--start", "2023-04-19 15:00",
-            "--end", "16:30",
+            "--end", "16:30", "--at", "2023-03-10",
         )["meeting_id"]
-        # "Registration is already open": it was, until noon on the day.
+        # "Registration is already open": it was, until noon on the day (recorded now,
+        # as in effect from 15 March: a window wholly past is refused without --at).
         cli.run("registration", "open", ids["april"], "--opens", "2023-03-15 09:00",
-                "--closes", "2023-04-19 12:00")
+                "--closes", "2023-04-19 12:00", "--at", "2023-03-15 09:00")
         # "maybe a week before, subject to availability": tentative, then moved and confirmed.
         cli.run("meeting", "schedule", JUSTICE, "--kind", "briefing", "--start",
                 "2023-04-12 15:00", "--end", "16:00", "--tentative")

@@ -98,6 +98,7 @@ from alliance_events.timing import (
     Timed,
     When,
     all_day,
+    describe_moment,
     describe_when,
     end_of_day,
     local_date,
@@ -106,7 +107,11 @@ from alliance_events.timing import (
     zone,
 )
 
-__all__ = ["Alliance", "AsOf", "token_hash"]
+__all__ = ["Alliance", "AsOf", "Moment", "effective_at", "token_hash"]
+
+Moment = _dt.datetime | str
+"""When a decision took effect (``at=``): an aware time, ISO text, a wall time in Vienna,
+or a date (12:00 in Vienna that day)."""
 
 AsOf = int | _dt.datetime | str | None
 """A past moment to look from: a log position (int), a time, or ISO text; None: now."""
@@ -278,6 +283,76 @@ _ROUTES: Final[Mapping[type[Command], _Route]] = {
     RecordReminderSent: _deadline,
 }
 """Every command the application runs: which aggregate decides it, on which stream."""
+
+
+def effective_at(record: Recorded) -> pendulum.DateTime:
+    """Return when ``record``'s fact took effect: its ``effective_at``, or when recorded.
+
+    A command given with ``at=`` (a decision written up later) keeps that moment in its
+    records' metadata; every other record took effect when it was recorded.
+    """
+    text = record.metadata.get("effective_at")
+    if isinstance(text, str):
+        try:
+            return pendulum.instance(_dt.datetime.fromisoformat(text))
+        except ValueError:
+            pass  # written by another tool: the recording time stands
+    return record.recorded_at
+
+
+def _split_at(
+    records: Sequence[Recorded], moment: _dt.datetime
+) -> tuple[list[Recorded], list[Recorded]]:
+    """Split a stream's records: those in effect at ``moment``, and those after it.
+
+    The first in the order they took effect, the second in log order.
+    """
+    timed = [(effective_at(r), r.position, r) for r in records]
+    earlier = [r for when, _, r in sorted(timed, key=lambda t: (t[0], t[1])) if when <= moment]
+    later = [r for when, _, r in timed if when > moment]
+    return earlier, later
+
+
+def _before_the_first(first: Recorded, command: Command) -> RuleViolation:
+    return RuleViolation(
+        "backdated-conflict",
+        f"{type(command).__name__} at {describe_moment(command.at)} comes before the "
+        f"{first.type} it depends on, in effect from {describe_moment(effective_at(first))}: "
+        "record that one as of an earlier time too (at=, --at), or give a later time",
+    )
+
+
+def _check_backdated(
+    evolve: Callable[[Any, Event], Any],
+    records: Sequence[Recorded],
+    earlier: Sequence[Recorded],
+    later: Sequence[Recorded],
+    events: Sequence[Event],
+    command: Command,
+) -> None:
+    """Refuse a backdated decision that would change what was recorded since its time.
+
+    Recorded in the order the facts took effect (this one before those recorded since,
+    effective later) or in the order they were recorded (this one last, as every reader
+    folds the log), the stream must come to the same state: then the facts recorded
+    since stand as they were decided, and every reader agrees with the order of effect.
+    Otherwise (a nomination backdated before a withdrawal whose waiting list it would
+    change, say) the command is refused naming the first fact it would change.
+    """
+    in_effect_order = fold(
+        evolve, [*(r.event for r in earlier), *events, *(r.event for r in later)]
+    )
+    in_log_order = fold(evolve, [*(r.event for r in records), *events])
+    if in_effect_order == in_log_order:
+        return
+    first = min(later, key=effective_at)
+    raise RuleViolation(
+        "backdated-conflict",
+        f"{type(command).__name__} at {describe_moment(command.at)} would change what was "
+        f"recorded since: {first.type} in effect from {describe_moment(effective_at(first))} "
+        f"(position {first.position}); record it at a later time, or correct the later "
+        "facts first",
+    )
 
 
 def _reused(metadata: Mapping[str, Any], what: str) -> RuleViolation:
@@ -474,43 +549,98 @@ class Alliance:
         command_class: type[Command],
         command_id: uuid.UUID | None,
         actor: str | None,
+        at: Moment | None,
         **fields: Any,
     ) -> list[Recorded]:
-        """Build a command of ``command_class`` given now (with a new id if none) and run it."""
+        """Build a command of ``command_class`` and run it.
+
+        It is given now (the clock's time), or at ``at``: when the decision took effect,
+        a moment past (the minutes of a meeting written up later). It gets a new id if
+        none is given.
+        """
+        now = pendulum.instance(self.clock())
+        effective = now if at is None else self.effective_time(at, now=now)
         command = command_class(
             command_id=self.ids() if command_id is None else command_id,
-            at=pendulum.instance(self.clock()),
+            at=effective,
             actor=actor,
             **fields,
         )
-        return self._run(command)
+        return self._run(command, backdated=effective < now)
 
-    def _run(self, command: Command) -> list[Recorded]:
+    def effective_time(self, at: Moment, *, now: _dt.datetime | None = None) -> pendulum.DateTime:
+        """Return the moment ``at`` names, as a command's effective time.
+
+        ``at``: an aware date-time, ISO text with an offset, a wall time (in Vienna), or a
+        bare date, meaning 12:00 in Vienna that day (a decision of that day, inside any
+        window open that day).
+
+        Raises:
+            RuleViolation: not a moment, or one after ``now`` (rule ``at``).
+            OutOfRangeError: outside the years 1900 to 2200.
+
+        """
+        if isinstance(at, _dt.datetime):
+            moment = local_datetime(at, DEFAULT_ZONE, field="at")
+        elif isinstance(at, str) and len(at.strip()) == 10:  # noqa: PLR2004 - a bare date
+            day = local_date(at, "at")
+            moment = local_datetime(_dt.datetime(day.year, day.month, day.day, 12),  # noqa: DTZ001
+                                    DEFAULT_ZONE, field="at")
+        elif isinstance(at, str):
+            text = at.strip()
+            try:
+                parsed = _dt.datetime.fromisoformat(text)
+            except ValueError:
+                raise RuleViolation(
+                    "at", f"at {at!r} is not a date or a time (2023-03-22, 2023-03-22 15:00)"
+                ) from None
+            moment = local_datetime(parsed, DEFAULT_ZONE, disambiguate="earlier", field="at")
+        else:
+            raise RuleViolation("field-type", f"at must be a date or a time, got {at!r}")
+        now = pendulum.instance(self.clock()) if now is None else now
+        if moment > now:
+            raise RuleViolation(
+                "at", f"at {moment.isoformat()} is in the future: a decision is recorded "
+                "when it has been taken"
+            )
+        return pendulum.instance(moment)
+
+    def _run(self, command: Command, *, backdated: bool = False) -> list[Recorded]:
         """Decide ``command`` on its aggregate's stream and append, retrying on conflicts.
 
-        The stream's records are folded with the aggregate's ``evolve``; its ``refs``
-        are looked up at each attempt. A command whose id is recorded already returns
-        those records instead of recording again.
+        The stream's records in effect at the command's time (all of them, for a command
+        given now) are folded with the aggregate's ``evolve``, in the order they took
+        effect; its ``refs`` are looked up at each attempt. A backdated command that
+        would change what records made since its time did (see :func:`_check_backdated`)
+        is refused. A command whose id is recorded already returns those records instead
+        of recording again.
         """
         check_command(command)
         aggregate, key = _ROUTES[type(command)](self, command)
         stream = aggregate.stream(key)
-        metadata = {
+        metadata: dict[str, Any] = {
             "actor": command.actor,
             "command": type(command).__name__,
             "command_id": str(command.command_id),
             "command_digest": command_digest(command),
         }
+        if backdated:
+            metadata["effective_at"] = command.at.isoformat()
         for _attempt in range(_MAX_ATTEMPTS):
             records = list(self.log.read_stream(stream))
             done = [r for r in records if r.metadata.get("command_id") == metadata["command_id"]]
             if done:  # the same command id, recorded already: a retry records nothing twice
                 _check_same_command(done[0], metadata, stream)
                 return done
-            state = fold(aggregate.evolve, (record.event for record in records))
+            earlier, later = _split_at(records, command.at) if backdated else (records, [])
+            if records and not earlier:
+                raise _before_the_first(records[0], command)
+            state = fold(aggregate.evolve, (record.event for record in earlier))
             events = aggregate.decide(state, command, aggregate.refs(self, command, key))
             if not events:
                 return []
+            if later:
+                _check_backdated(aggregate.evolve, records, earlier, later, events, command)
             try:
                 return self.log.append(
                     stream, events, expected_version=len(records), metadata=metadata
@@ -534,11 +664,12 @@ class Alliance:
         organisation_id: uuid.UUID | None = None,
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> uuid.UUID:
         """Make an organisation known; return its id."""
         command_id = self._command_id(command_id)
         organisation_id = self._new_id(organisation_id, command_id, "organisation")
-        self._do(dr.RegisterOrganisation, command_id, actor, organisation_id=organisation_id,
+        self._do(dr.RegisterOrganisation, command_id, actor, at, organisation_id=organisation_id,
                  name=name, acronym=acronym, member=member)
         return organisation_id
 
@@ -549,6 +680,7 @@ class Alliance:
         label: str = "",
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> tuple[uuid.UUID, str]:
         """Give an organisation a private feed address; return ``(token id, token)``.
 
@@ -565,7 +697,7 @@ class Alliance:
         token = secrets.token_urlsafe(32)
         command_id = self._command_id(command_id)
         token_id = self._new_id(None, command_id, "feed-token")
-        records = self._do(dr.IssueFeedToken, command_id, actor, organisation_id=organisation,
+        records = self._do(dr.IssueFeedToken, command_id, actor, at, organisation_id=organisation,
                            token_id=token_id, token_hash=token_hash(token), label=label)
         issued = next(
             (r.event for r in records if isinstance(r.event, dr.FeedTokenIssued)), None
@@ -583,9 +715,10 @@ class Alliance:
         reason: str = "",
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Stop a private feed address from working."""
-        self._do(dr.RevokeFeedToken, command_id, actor, organisation_id=organisation,
+        self._do(dr.RevokeFeedToken, command_id, actor, at, organisation_id=organisation,
                  token_id=token_id, reason=reason)
 
     def organisation_for_token(self, token: str) -> uuid.UUID | None:
@@ -605,7 +738,12 @@ class Alliance:
     # -- settings ------------------------------------------------------------------------
 
     def set_feed_address(
-        self, base_url: str, *, actor: str | None = None, command_id: uuid.UUID | None = None
+        self,
+        base_url: str,
+        *,
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> str:
         """Record the feed server's public address; return it as recorded.
 
@@ -617,7 +755,7 @@ class Alliance:
                 one with a query, fragment or credentials (rule ``base-url``).
 
         """
-        self._do(st.SetFeedAddress, command_id, actor, base_url=base_url)
+        self._do(st.SetFeedAddress, command_id, actor, at, base_url=base_url)
         return st.normalise_base_url(base_url)
 
     @property
@@ -642,11 +780,12 @@ class Alliance:
         person_id: uuid.UUID | None = None,
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> uuid.UUID:
         """Make a person known (their name and e-mail are personal data); return the id."""
         command_id = self._command_id(command_id)
         person_id = self._new_id(person_id, command_id, "person")
-        self._do(dr.RegisterPerson, command_id, actor, person_id=person_id, name=name,
+        self._do(dr.RegisterPerson, command_id, actor, at, person_id=person_id, name=name,
                  email=email, organisation_id=organisation)
         return person_id
 
@@ -659,9 +798,10 @@ class Alliance:
         since: _dt.date | str,
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Appoint ``person`` to ``role`` in ``body`` from ``since`` (replacing the holder)."""
-        self._do(dr.AppointOfficer, command_id, actor, body=body,
+        self._do(dr.AppointOfficer, command_id, actor, at, body=body,
                  role=_enum(OfficerRole, role, "role"), person_id=person,
                  since=local_date(since, "since"))
 
@@ -811,6 +951,7 @@ class Alliance:
         meeting_id: uuid.UUID | None = None,
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> uuid.UUID:
         """Put a meeting in the calendar; return its id.
 
@@ -822,7 +963,7 @@ class Alliance:
         command_id = self._command_id(command_id)
         meeting_id = self._new_id(meeting_id, command_id, "meeting")
         self._do(
-            mt.ScheduleMeeting, command_id, actor,
+            mt.ScheduleMeeting, command_id, actor, at,
             meeting_id=meeting_id,
             title=title,
             kind=_enum(MeetingKind, kind, "kind"),
@@ -849,9 +990,10 @@ class Alliance:
         reason: str = "",
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Move a meeting (its UID stays, its calendar SEQUENCE rises)."""
-        self._do(mt.RescheduleMeeting, command_id, actor, meeting_id=meeting,
+        self._do(mt.RescheduleMeeting, command_id, actor, at, meeting_id=meeting,
                  when=self._when(start, end, zone, first_day, last_day, disambiguate),
                  reason=reason)
 
@@ -866,17 +1008,23 @@ class Alliance:
         description: str | None = None,
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Change a meeting's details (``None``: unchanged; ``""``: cleared)."""
-        self._do(mt.ChangeMeetingDetails, command_id, actor, meeting_id=meeting, title=title,
+        self._do(mt.ChangeMeetingDetails, command_id, actor, at, meeting_id=meeting, title=title,
                  location=location, online_url=online_url, organiser=organiser,
                  description=description)
 
     def confirm_meeting(
-        self, meeting: uuid.UUID, *, actor: str | None = None, command_id: uuid.UUID | None = None
+        self,
+        meeting: uuid.UUID,
+        *,
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Confirm a tentative meeting."""
-        self._do(mt.ConfirmMeeting, command_id, actor, meeting_id=meeting)
+        self._do(mt.ConfirmMeeting, command_id, actor, at, meeting_id=meeting)
 
     def cancel_meeting(
         self,
@@ -885,9 +1033,10 @@ class Alliance:
         reason: str = "",
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Cancel a meeting; its sessions and side events show as cancelled too."""
-        self._do(mt.CancelMeeting, command_id, actor, meeting_id=meeting, reason=reason)
+        self._do(mt.CancelMeeting, command_id, actor, at, meeting_id=meeting, reason=reason)
 
     def reinstate_meeting(
         self,
@@ -896,9 +1045,10 @@ class Alliance:
         reason: str,
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Take back a cancellation made by mistake (a reason is required)."""
-        self._do(mt.ReinstateMeeting, command_id, actor, meeting_id=meeting, reason=reason)
+        self._do(mt.ReinstateMeeting, command_id, actor, at, meeting_id=meeting, reason=reason)
 
     def attach_link(
         self,
@@ -909,9 +1059,10 @@ class Alliance:
         title: str = "",
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Attach a report, recording or document to a meeting."""
-        self._do(mt.AttachLink, command_id, actor, meeting_id=meeting,
+        self._do(mt.AttachLink, command_id, actor, at, meeting_id=meeting,
                  kind=_enum(LinkKind, kind, "kind"), url=url, title=title)
 
     def record_attendance(
@@ -921,10 +1072,11 @@ class Alliance:
         attendees: Iterable[uuid.UUID | tuple[uuid.UUID, uuid.UUID | None, str]],
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Record who was present: person ids, or ``(person, organisation, capacity)``."""
         people = tuple(_attendee(a) for a in _sequence(attendees, "attendees"))
-        self._do(mt.RecordAttendance, command_id, actor, meeting_id=meeting, attendees=people)
+        self._do(mt.RecordAttendance, command_id, actor, at, meeting_id=meeting, attendees=people)
 
     # -- registration --------------------------------------------------------------------
 
@@ -953,6 +1105,7 @@ class Alliance:
         funded_roles: Sequence[Role | str] = (),
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Open registration: window (a date means its whole day), capacity, quotas, funding.
 
@@ -960,7 +1113,7 @@ class Alliance:
         ``{"speaker": 1, "alternate": 1}``.
         """
         self._do(
-            mt.OpenRegistration, command_id, actor,
+            mt.OpenRegistration, command_id, actor, at,
             meeting_id=meeting,
             opens_at=self._moment(opens, zone, end=False),
             closes_at=self._moment(closes, zone, end=True),
@@ -980,9 +1133,10 @@ class Alliance:
         reason: str = "",
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Close registration now."""
-        self._do(mt.CloseRegistration, command_id, actor, meeting_id=meeting, reason=reason)
+        self._do(mt.CloseRegistration, command_id, actor, at, meeting_id=meeting, reason=reason)
 
     def reopen_registration(
         self,
@@ -992,9 +1146,10 @@ class Alliance:
         zone: str = DEFAULT_ZONE,
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Open a closed registration again until ``closes``."""
-        self._do(mt.ReopenRegistration, command_id, actor, meeting_id=meeting,
+        self._do(mt.ReopenRegistration, command_id, actor, at, meeting_id=meeting,
                  closes_at=self._moment(closes, zone, end=True))
 
     def change_registration_window(
@@ -1006,9 +1161,10 @@ class Alliance:
         zone: str = DEFAULT_ZONE,
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Move the registration window."""
-        self._do(mt.ChangeRegistrationWindow, command_id, actor, meeting_id=meeting,
+        self._do(mt.ChangeRegistrationWindow, command_id, actor, at, meeting_id=meeting,
                  opens_at=self._moment(opens, zone, end=False),
                  closes_at=self._moment(closes, zone, end=True))
 
@@ -1019,9 +1175,10 @@ class Alliance:
         capacity: int | None,
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Change the room's capacity; the waiting list moves up (or back) accordingly."""
-        self._do(mt.ChangeCapacity, command_id, actor, meeting_id=meeting, capacity=capacity)
+        self._do(mt.ChangeCapacity, command_id, actor, at, meeting_id=meeting, capacity=capacity)
 
     def change_quota(
         self,
@@ -1030,9 +1187,10 @@ class Alliance:
         quotas: Mapping[Role | str, int],
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Replace the per-delegation quotas."""
-        self._do(mt.ChangeQuota, command_id, actor, meeting_id=meeting, quotas=_quotas(quotas))
+        self._do(mt.ChangeQuota, command_id, actor, at, meeting_id=meeting, quotas=_quotas(quotas))
 
     def nominate(
         self,
@@ -1045,11 +1203,12 @@ class Alliance:
         nomination_id: uuid.UUID | None = None,
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> uuid.UUID:
         """Nominate a delegate; over capacity it goes on the waiting list. Return its id."""
         command_id = self._command_id(command_id)
         nomination_id = self._new_id(nomination_id, command_id, "nomination")
-        self._do(mt.NominateDelegate, command_id, actor, meeting_id=meeting,
+        self._do(mt.NominateDelegate, command_id, actor, at, meeting_id=meeting,
                  nomination_id=nomination_id, organisation_id=organisation, person_id=person,
                  role=_enum(Role, role, "role"), funding_requested=funding_requested)
         return nomination_id
@@ -1062,9 +1221,10 @@ class Alliance:
         reason: str = "",
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Withdraw a nomination (its seat goes to the first on the waiting list)."""
-        self._do(mt.WithdrawNomination, command_id, actor, meeting_id=meeting,
+        self._do(mt.WithdrawNomination, command_id, actor, at, meeting_id=meeting,
                  nomination_id=nomination, reason=reason)
 
     def confirm_nomination(
@@ -1075,9 +1235,10 @@ class Alliance:
         funded: bool = False,
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Confirm a seated nomination, funded or not (within the funding caps)."""
-        self._do(mt.ConfirmNomination, command_id, actor, meeting_id=meeting,
+        self._do(mt.ConfirmNomination, command_id, actor, at, meeting_id=meeting,
                  nomination_id=nomination, funded=funded)
 
     def decline_nomination(
@@ -1088,9 +1249,10 @@ class Alliance:
         reason: str = "",
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Decline a nomination (its seat goes to the first on the waiting list)."""
-        self._do(mt.DeclineNomination, command_id, actor, meeting_id=meeting,
+        self._do(mt.DeclineNomination, command_id, actor, at, meeting_id=meeting,
                  nomination_id=nomination, reason=reason)
 
     def request_speaking(
@@ -1104,11 +1266,12 @@ class Alliance:
         request_id: uuid.UUID | None = None,
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> uuid.UUID:
         """Record an organisation's request to speak on one day of the meeting."""
         command_id = self._command_id(command_id)
         request_id = self._new_id(request_id, command_id, "speaking-request")
-        self._do(mt.RequestSpeaking, command_id, actor, meeting_id=meeting,
+        self._do(mt.RequestSpeaking, command_id, actor, at, meeting_id=meeting,
                  request_id=request_id, organisation_id=organisation, day=local_date(day, "day"),
                  topic=topic, person_id=person)
         return request_id
@@ -1140,6 +1303,7 @@ class Alliance:
         deadline_id: uuid.UUID | None = None,
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> uuid.UUID:
         """Set a deadline (a date: by the end of that day; a time: at it); return its id.
 
@@ -1149,7 +1313,7 @@ class Alliance:
         command_id = self._command_id(command_id)
         deadline_id = self._new_id(deadline_id, command_id, "deadline")
         self._do(
-            SetDeadline, command_id, actor,
+            SetDeadline, command_id, actor, at,
             deadline_id=deadline_id,
             title=title,
             due=self._due(due, zone),
@@ -1171,9 +1335,10 @@ class Alliance:
         reason: str = "",
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Move a deadline later."""
-        self._do(ExtendDeadline, command_id, actor, deadline_id=deadline,
+        self._do(ExtendDeadline, command_id, actor, at, deadline_id=deadline,
                  due=self._due(due, zone), reason=reason)
 
     def cancel_deadline(
@@ -1183,9 +1348,10 @@ class Alliance:
         reason: str = "",
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Cancel a deadline."""
-        self._do(CancelDeadline, command_id, actor, deadline_id=deadline, reason=reason)
+        self._do(CancelDeadline, command_id, actor, at, deadline_id=deadline, reason=reason)
 
     def record_reminder_sent(
         self,
@@ -1195,9 +1361,10 @@ class Alliance:
         note: str = "",
         actor: str | None = None,
         command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
     ) -> None:
         """Record that a reminder of the deadline went out (the mailing tool calls this)."""
-        self._do(RecordReminderSent, command_id, actor, deadline_id=deadline, channel=channel,
+        self._do(RecordReminderSent, command_id, actor, at, deadline_id=deadline, channel=channel,
                  note=note)
 
     # -- queries -------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """The minutes of 22 March 2023, recorded as they happened (``alliance-events demo``).
 
 Every case of the domain's table, with the organisation names of the minutes and
-invented names for the people. Each step is recorded at the date on which it happened
-(the clock is moved along), so "what did we know on 1 April?" has an answer.
+invented names for the people. Each step is recorded as taking effect on the date on
+which it happened (``at=``), as the secretariat records the minutes days later: the rules
+are judged at that date, and the log keeps both times. With a :class:`DemoClock` (the
+tests' golden feeds), the clock is moved along too, so each fact is also recorded on its
+date and "what did we know on 1 April?" has an answer.
 
 The ids of everything, and of every command, derive from fixed names, so running the
 demo twice on the same log records it once: the second run finds each command done.
@@ -106,8 +109,8 @@ PERSONS: Final = {
 def record_minutes(alliance: Alliance, *, clock: DemoClock | None = None) -> Demo:
     """Record the minutes' whole story into ``alliance`` (idempotent: ids are fixed).
 
-    ``alliance`` should use a :class:`DemoClock` (``clock``) so that each fact is
-    recorded at its date; with another clock the facts are recorded at its times.
+    Each fact takes effect at its date (``at=``); with a :class:`DemoClock` (``clock``)
+    it is also recorded then, with the real clock it is recorded now.
     """
     clock = clock if clock is not None else _clock_of(alliance)
     demo = Demo()
@@ -132,14 +135,21 @@ class _Steps:
         self.a = alliance
         self.clock = clock
         self.demo = demo
+        self.when = pendulum.datetime(2023, 3, 1, 9, 0, tz=VIENNA)
 
     def at(self, text: str) -> None:
+        """Move the story to ``text`` (Vienna): the next steps took effect then."""
+        self.when = pendulum.parse(text, tz=VIENNA)  # type: ignore[assignment]
         if self.clock is not None:
             self.clock.at(text)
 
     def do(self, step: str, method: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """Run a command with ids derived from ``step`` (so a rerun is recognised)."""
-        return method(*args, command_id=_id(f"command:{step}"), actor="secretary", **kwargs)
+        """Run a command taking effect at the story's time.
+
+        Its ids derive from ``step``, so a rerun is recognised.
+        """
+        return method(*args, command_id=_id(f"command:{step}"), actor="secretary",
+                      at=self.when, **kwargs)
 
     def refuse(self, step: str, method: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """Run a command the rules must refuse, and keep the refusal's message."""

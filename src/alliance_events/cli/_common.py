@@ -314,20 +314,25 @@ def json_option(function: F) -> F:
 
 
 _COMMAND_ID: Final = "alliance_events.command_id"
+_AT: Final = "alliance_events.at"
 
 
 def command_id_option(function: F) -> F:
-    """Add ``--command-id``: the id to record the command under (a retry gives it again).
+    """Add the options of a command that records: ``--command-id`` and ``--at``.
 
-    A command given again with the id of one recorded already records nothing and says
-    what the first one did; with the id of another command it is refused. The line of an
-    unknown outcome (exit status 4) names the id the command was given.
+    ``--command-id``: the id to record the command under. A command given again with the
+    id of one recorded already records nothing and says what the first one did; with the
+    id of another command it is refused. The line of an unknown outcome (exit status 4)
+    names the id the command was given.
+
+    ``--at``: when the decision took effect, for the minutes of a meeting written up
+    later: the rules are judged at that moment, and the log keeps both times.
     """
 
-    def remember(context: click.Context, _: click.Parameter, value: uuid.UUID | None) -> None:
-        context.meta[_COMMAND_ID] = value
+    def remember(context: click.Context, parameter: click.Parameter, value: Any) -> None:
+        context.meta[_AT if parameter.name == "at" else _COMMAND_ID] = value
 
-    return click.option(
+    with_id = click.option(
         "--command-id",
         type=click.UUID,
         default=None,
@@ -335,12 +340,28 @@ def command_id_option(function: F) -> F:
         callback=remember,
         help="Record the command under this id (a UUID): giving it again with the same id "
         "after an unknown outcome records nothing twice. Default: a new one.",
-    )(function)
+    )
+    with_at = click.option(
+        "--at",
+        "at",
+        default=None,
+        expose_value=False,
+        callback=remember,
+        metavar="DATE[TIME]",
+        help="When the decision took effect, if not now: 2023-03-22 (12:00 that day), "
+        "'2023-03-22 15:30' (Vienna) or 2023-03-22T15:30+01:00. Rules are judged then; "
+        "the history shows both times.",
+    )
+    return with_id(with_at(function))
 
 
 def recorded_as(context: click.Context) -> dict[str, Any]:
-    """Return the ``actor`` and ``command_id`` arguments of the command being run."""
-    return {"actor": settings(context).actor, "command_id": context.meta.get(_COMMAND_ID)}
+    """Return the ``actor``, ``command_id`` and ``at`` arguments of the command being run."""
+    return {
+        "actor": settings(context).actor,
+        "command_id": context.meta.get(_COMMAND_ID),
+        "at": context.meta.get(_AT),
+    }
 
 
 class _AsOf(click.ParamType):  # type: ignore[type-arg]

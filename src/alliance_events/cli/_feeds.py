@@ -202,14 +202,13 @@ def _json_line(record: Recorded, text: str, actor: str) -> str:
 @click.pass_context
 def demo(context: click.Context) -> None:
     """Record the minutes of 22 March 2023 into the log, then show the registrations."""
-    from alliance_events.demo import DEMO_END, DemoClock, record_minutes  # noqa: PLC0415
+    from alliance_events.demo import DEMO_END, record_minutes  # noqa: PLC0415
 
-    clock = DemoClock()
     out = console()
     db = settings(context).db
-    with open_alliance(context, clock=clock) as alliance:
+    with open_alliance(context) as alliance:  # the real clock: the minutes written up now
         before = alliance.log.head()
-        recorded = record_minutes(alliance, clock=clock)
+        recorded = record_minutes(alliance)
         after = alliance.log.head()
         out.print(
             f"Recorded {after - before} events in {db} "

@@ -381,6 +381,13 @@ def _open(
         "capacity or quotas instead",
     )
     _check_window(command.opens_at, command.closes_at)
+    require(
+        command.closes_at > command.at,
+        "window-in-past",
+        f"the registration window of {state.title!r} closes {command.closes_at.isoformat()}, "
+        f"before the command's time ({command.at.isoformat()}): nobody could register; "
+        "give the time it was opened at (at=, --at) to record it as it was",
+    )
     _check_registration_rules(
         command.capacity, command.quotas, command.funded_places, command.funded_per_delegation
     )

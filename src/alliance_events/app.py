@@ -107,7 +107,7 @@ from alliance_events.timing import (
     zone,
 )
 
-__all__ = ["Alliance", "AsOf", "Moment", "effective_at", "token_hash"]
+__all__ = ["Alliance", "AsOf", "Moment", "token_hash"]
 
 Moment = _dt.datetime | str
 """When a decision took effect (``at=``): an aware time, ISO text, a wall time in Vienna,
@@ -285,21 +285,6 @@ _ROUTES: Final[Mapping[type[Command], _Route]] = {
 """Every command the application runs: which aggregate decides it, on which stream."""
 
 
-def effective_at(record: Recorded) -> pendulum.DateTime:
-    """Return when ``record``'s fact took effect: its ``effective_at``, or when recorded.
-
-    A command given with ``at=`` (a decision written up later) keeps that moment in its
-    records' metadata; every other record took effect when it was recorded.
-    """
-    text = record.metadata.get("effective_at")
-    if isinstance(text, str):
-        try:
-            return pendulum.instance(_dt.datetime.fromisoformat(text))
-        except ValueError:
-            pass  # written by another tool: the recording time stands
-    return record.recorded_at
-
-
 def _split_at(
     records: Sequence[Recorded], moment: _dt.datetime
 ) -> tuple[list[Recorded], list[Recorded]]:
@@ -307,7 +292,7 @@ def _split_at(
 
     The first in the order they took effect, the second in log order.
     """
-    timed = [(effective_at(r), r.position, r) for r in records]
+    timed = [(r.effective_at, r.position, r) for r in records]
     earlier = [r for when, _, r in sorted(timed, key=lambda t: (t[0], t[1])) if when <= moment]
     later = [r for when, _, r in timed if when > moment]
     return earlier, later
@@ -317,7 +302,7 @@ def _before_the_first(first: Recorded, command: Command) -> RuleViolation:
     return RuleViolation(
         "backdated-conflict",
         f"{type(command).__name__} at {describe_moment(command.at)} comes before the "
-        f"{first.type} it depends on, in effect from {describe_moment(effective_at(first))}: "
+        f"{first.type} it depends on, in effect from {describe_moment(first.effective_at)}: "
         "record that one as of an earlier time too (at=, --at), or give a later time",
     )
 
@@ -336,20 +321,37 @@ def _check_backdated(
     effective later) or in the order they were recorded (this one last, as every reader
     folds the log), the stream must come to the same state: then the facts recorded
     since stand as they were decided, and every reader agrees with the order of effect.
-    Otherwise (a nomination backdated before a withdrawal whose waiting list it would
-    change, say) the command is refused naming the first fact it would change.
+    Otherwise the command is refused naming the first fact it would change. So is one
+    backdated before a decision whose outcome depended on the seats taken (a
+    nomination seated or waitlisted, a withdrawal moving the first waiting up:
+    ``DECIDED_ON_THE_SEATS``): that decision would have to be taken again.
     """
+    before = fold(evolve, (r.event for r in earlier))
+    after = fold(evolve, events, before)
+    touches_seats = isinstance(after, mt.MeetingState) and mt.seats_changed(before, after)
+    decided_on_seats = {cls.__name__ for cls in mt.DECIDED_ON_THE_SEATS}
+    for record in later:
+        if touches_seats and record.metadata.get("command") in decided_on_seats:
+            raise RuleViolation(
+                "backdated-conflict",
+                f"{type(command).__name__} at {describe_moment(command.at)} comes before "
+                f"{record.metadata['command']} in effect from "
+                f"{describe_moment(record.effective_at)} (position {record.position}), "
+                "whose outcome (who was seated, who moved up from the waiting list) was "
+                "decided on the seats taken then; record it at a later time, or correct "
+                "the later facts first",
+            )
     in_effect_order = fold(
         evolve, [*(r.event for r in earlier), *events, *(r.event for r in later)]
     )
     in_log_order = fold(evolve, [*(r.event for r in records), *events])
     if in_effect_order == in_log_order:
         return
-    first = min(later, key=effective_at)
+    first = min(later, key=lambda r: r.effective_at)
     raise RuleViolation(
         "backdated-conflict",
         f"{type(command).__name__} at {describe_moment(command.at)} would change what was "
-        f"recorded since: {first.type} in effect from {describe_moment(effective_at(first))} "
+        f"recorded since: {first.type} in effect from {describe_moment(first.effective_at)} "
         f"(position {first.position}); record it at a later time, or correct the later "
         "facts first",
     )
@@ -491,14 +493,32 @@ class Alliance:
         """
         return self._runner.state.left_out
 
-    def state_as_of(self, as_of: AsOf = None) -> tuple[AllianceState, pendulum.DateTime]:
-        """Return the state as it was at ``as_of``, and the time it is looked at from.
+    def state_as_of(
+        self, as_of: AsOf = None, *, in_effect_at: AsOf = None
+    ) -> tuple[AllianceState, pendulum.DateTime]:
+        """Return the state at a moment, and the time it is looked at from.
+
+        Two questions, two keywords. ``as_of``: what the log knew then (its records up
+        to a position or a recording time). ``in_effect_at``: what was in effect then,
+        as the log knows it (now, or ``as_of``): the records whose decisions had taken
+        effect by then, whenever they were recorded, folded in the order they took
+        effect. The minutes of 22 March written up on 24 March are in effect at 22 March
+        18:00, but the log knew nothing of them then.
 
         Args:
             as_of: a log position (``int``), an aware time, ISO text (a date means the
                 end of that day in Europe/Vienna), or ``None`` for now.
+            in_effect_at: an aware time or ISO text (a date: the end of that day in
+                Vienna), or ``None``: what is in effect now.
 
         """
+        if in_effect_at is not None:
+            if isinstance(in_effect_at, bool | int):
+                raise RuleViolation(
+                    "in-effect-at", f"in effect at {in_effect_at!r}: give a date or a time"
+                )
+            moment = self._instant(in_effect_at)
+            return self._state_in_effect(moment, as_of), moment
         if as_of is None:
             return self.state, pendulum.instance(self.clock())
         if isinstance(as_of, bool):
@@ -508,6 +528,32 @@ class Alliance:
             return state, state.recorded_at or pendulum.instance(self.clock())
         moment = self._instant(as_of)
         return self._runner.as_of(time=moment), moment
+
+    def _state_in_effect(self, moment: pendulum.DateTime, known: AsOf) -> AllianceState:
+        """Fold the records known at ``known`` that had taken effect by ``moment``."""
+        if isinstance(known, bool):
+            raise RuleViolation("as-of", f"as of {known!r}: give a position or a time")
+        if known is None:
+            last, until = self.log.head(), None
+        elif isinstance(known, int):
+            last, until = known, None
+        else:
+            last, until = self.log.head(), self._instant(known)
+        chosen = []
+        for record in self.log.read_all():
+            if record.position > last or (until is not None and record.recorded_at > until):
+                break
+            when = record.effective_at
+            if when <= moment:
+                chosen.append((when, record.position, record))
+        chosen.sort(key=lambda item: (item[0], item[1]))
+        projection = AllianceProjection()
+        state = projection.initial()
+        for _, _, record in chosen:
+            state = projection.apply(state, record)
+        if chosen:
+            state.position = max(position for _, position, _ in chosen)
+        return state
 
     @staticmethod
     def _instant(value: _dt.datetime | str) -> pendulum.DateTime:
@@ -626,6 +672,8 @@ class Alliance:
         }
         if backdated:
             metadata["effective_at"] = command.at.isoformat()
+            if command.at.timezone_name and not command.at.timezone_name.startswith(("+", "-")):
+                metadata["effective_zone"] = command.at.timezone_name
         for _attempt in range(_MAX_ATTEMPTS):
             records = list(self.log.read_stream(stream))
             done = [r for r in records if r.metadata.get("command_id") == metadata["command_id"]]
@@ -1369,14 +1417,19 @@ class Alliance:
 
     # -- queries -------------------------------------------------------------------------
 
-    def registration(self, meeting_id: uuid.UUID, *, as_of: AsOf = None) -> RegistrationView:
-        """Return the meeting's registration state, now or as of a past moment.
+    def registration(
+        self, meeting_id: uuid.UUID, *, as_of: AsOf = None, in_effect_at: AsOf = None
+    ) -> RegistrationView:
+        """Return the meeting's registration state, now or at a past moment.
+
+        ``as_of``: as the log knew it then; ``in_effect_at``: as it was in effect then
+        (see :meth:`state_as_of`).
 
         Raises:
             UnknownReferenceError: no such meeting (at that moment).
 
         """
-        state, at = self.state_as_of(as_of)
+        state, at = self.state_as_of(as_of, in_effect_at=in_effect_at)
         meeting = state.meeting(meeting_id)
         if meeting is None:
             raise UnknownReferenceError("unknown-meeting", f"no meeting {meeting_id} is scheduled")
@@ -1420,9 +1473,14 @@ class Alliance:
         organisation: uuid.UUID | None = None,
         meeting: uuid.UUID | None = None,
         include_cancelled: bool = False,
+        in_effect_at: AsOf = None,
     ) -> list[DeadlineView]:
-        """Return deadlines by due time, with their status at that moment."""
-        state, at = self.state_as_of(as_of)
+        """Return deadlines by due time, with their status at that moment.
+
+        ``as_of``: as the log knew them then; ``in_effect_at``: as they were in effect
+        then (see :meth:`state_as_of`).
+        """
+        state, at = self.state_as_of(as_of, in_effect_at=in_effect_at)
         views = [
             deadline_view(
                 d,

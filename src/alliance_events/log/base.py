@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import functools
 import uuid
+import zoneinfo
 from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final, Literal, NamedTuple, Protocol, runtime_checkable
@@ -75,6 +77,12 @@ ANY: Final = AnyVersion.ANY
 ExpectedVersion = int | Literal[AnyVersion.ANY]
 
 
+@functools.cache
+def _zones() -> frozenset[str]:
+    """Return the IANA zone names this machine knows."""
+    return frozenset(zoneinfo.available_timezones())
+
+
 class Recorded(NamedTuple):
     """An event as the log recorded it: the envelope and the decoded event.
 
@@ -106,6 +114,26 @@ class Recorded(NamedTuple):
     recorded_at: pendulum.DateTime
     metadata: Mapping[str, Any]
     event: Event
+
+    @property
+    def effective_at(self) -> pendulum.DateTime:
+        """When the recorded fact took effect: ``metadata["effective_at"]``, or when recorded.
+
+        A command given with ``at=`` (a decision written up later) keeps that moment in
+        its records' metadata; every other record took effect when it was recorded.
+        """
+        text = self.metadata.get("effective_at")
+        if isinstance(text, str):
+            try:
+                moment = _dt.datetime.fromisoformat(text)
+            except ValueError:
+                return self.recorded_at  # another tool's metadata: the recording time stands
+            if moment.utcoffset() is not None:
+                zone = self.metadata.get("effective_zone")
+                if isinstance(zone, str) and zone in _zones():
+                    return pendulum.instance(moment).in_timezone(zone)
+                return pendulum.instance(moment)
+        return self.recorded_at
 
     def __repr__(self) -> str:  # the event says it all; metadata and times would drown it
         return (

@@ -23,13 +23,32 @@ __all__ = ["HistoryEntry", "describe", "history_entry"]
 
 @attrs.frozen(kw_only=True)
 class HistoryEntry:
-    """One line of a meeting's history."""
+    """One line of a meeting's history.
+
+    ``effective_at`` is when the decision took effect, ``recorded_at`` when the log
+    stored it (the same, but for the minutes written up later: ``at=``).
+    """
 
     position: int
     recorded_at: pendulum.DateTime
     actor: str
     type: str
     text: str
+    effective_at: pendulum.DateTime
+
+    @property
+    def backdated(self) -> bool:
+        """Whether it was recorded after it took effect (``at=``)."""
+        return self.effective_at < self.recorded_at
+
+    @property
+    def when(self) -> str:
+        """Both times in words: "decided 22 Mar 2023, recorded 24 Mar 2023 by Anna"."""
+        decided = describe_moment(self.effective_at)
+        recorded = self.recorded_at.in_timezone("UTC").strftime("%d %b %Y %H:%M UTC")
+        if not self.backdated:
+            return f"{recorded} by {self.actor}"
+        return f"decided {decided}, recorded {recorded} by {self.actor}"
 
 
 def _due(due: dl.Due) -> str:
@@ -183,4 +202,5 @@ def history_entry(record: Recorded, state: AllianceState) -> HistoryEntry:
         actor=actor,
         type=record.type,
         text=describe(record.event, state),
+        effective_at=record.effective_at,
     )

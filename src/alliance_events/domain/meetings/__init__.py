@@ -56,6 +56,7 @@ from alliance_events.domain.meetings.events import (
     SpeakingRequested,
 )
 from alliance_events.domain.meetings.registration import (
+    DECIDED_ON_THE_SEATS,
     ChangeCapacity,
     ChangeQuota,
     ChangeRegistrationWindow,
@@ -67,6 +68,7 @@ from alliance_events.domain.meetings.registration import (
     ReopenRegistration,
     RequestSpeaking,
     WithdrawNomination,
+    seats_changed,
 )
 from alliance_events.domain.meetings.scheduling import (
     AttachLink,
@@ -91,6 +93,7 @@ from alliance_events.errors import UnknownReferenceError
 from alliance_events.events import Event
 
 __all__ = [
+    "DECIDED_ON_THE_SEATS",
     "AttachLink",
     "AttendanceRecorded",
     "Attendee",
@@ -142,6 +145,7 @@ __all__ = [
     "decide",
     "evolve",
     "meeting_stream",
+    "seats_changed",
 ]
 
 _CREATORS: Final = scheduling.CREATORS

@@ -62,6 +62,7 @@ from alliance_events.errors import UnknownReferenceError
 from alliance_events.events import Event
 
 __all__ = [
+    "DECIDED_ON_THE_SEATS",
     "DECIDERS",
     "ChangeCapacity",
     "ChangeQuota",
@@ -74,6 +75,7 @@ __all__ = [
     "ReopenRegistration",
     "RequestSpeaking",
     "WithdrawNomination",
+    "seats_changed",
 ]
 
 # -- commands ---------------------------------------------------------------------------
@@ -598,6 +600,29 @@ def _request_speaking(
             person_id=command.person_id,
         )
     ]
+
+
+DECIDED_ON_THE_SEATS: Final[frozenset[type[Command]]] = frozenset(
+    {NominateDelegate, WithdrawNomination, DeclineNomination, ChangeCapacity}
+)
+"""Commands whose events depend on the seats taken when they are decided: a new
+nomination is seated or waitlisted, a seat freed or added moves the first waiting up, a
+seat taken away waitlists the latest. A fact backdated before one of them could have
+changed its outcome (the application refuses it)."""
+
+def seats_changed(before: MeetingState | None, after: MeetingState | None) -> bool:
+    """Whether going from ``before`` to ``after`` changes what seat decisions depend on.
+
+    The capacity, or any nomination (new, or its status): what a later decision of
+    :data:`DECIDED_ON_THE_SEATS` was taken on.
+    """
+    def seats(state: MeetingState | None) -> object:
+        if state is None:
+            return None
+        capacity = None if state.registration is None else state.registration.capacity
+        return capacity, state.nominations
+
+    return seats(before) != seats(after)
 
 
 DECIDERS: Final[Mapping[type[Command], Decider]] = {

@@ -348,7 +348,7 @@ class TestScenario:
         ]
         assert deadlines[0]["meeting_id"] == scenario.ids["dialogue"]
         assert len(deadlines[0]["reminders"]) == 2
-        assert "by 01 May 2023" in scenario.cli.run("deadline", "list").stdout
+        assert "│ 1 May 2023 " in scenario.cli.run("deadline", "list").stdout  # as typed
 
     def test_deadline_extend_and_cancel(self, scenario: Scenario) -> None:
         """A stand-alone deadline named by its title: extended, then cancelled."""
@@ -440,10 +440,13 @@ class TestRefusals:
         assert cli.head() == before
 
     def test_ambiguous_title_lists_the_candidates(self, scenario: Scenario) -> None:
-        """Both informal meetings' ids are in the refusal, to name one by."""
+        """Both informal meetings are in the refusal, by day and ref, to name one by."""
         line = scenario.cli.refused("meeting", "show", "Informal Meeting")
-        assert scenario.ids["march"] in line
-        assert scenario.ids["april"] in line
+        with Alliance.open(f"sqlite:///{scenario.cli.db}") as alliance:
+            refs = alliance.references("meeting")
+        for key, day in (("march", "2023-03-22"), ("april", "2023-04-19")):
+            ref = refs[uuid.UUID(scenario.ids[key])]
+            assert f"'Informal Meeting' {day} 15:00 (ref {ref})" in line
 
     @pytest.mark.parametrize(
         "args",

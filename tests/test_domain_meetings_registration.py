@@ -673,11 +673,24 @@ class TestConfirmNomination:
         assert stream.status(nomination) is NominationStatus.CONFIRMED
 
     def test_no_funded_roles_means_any_role(self) -> None:
-        """Without funded roles, any role may be funded."""
-        stream = registering()
+        """Without funded roles, any role may be funded (within the funded places)."""
+        stream = registering(funded_places=2)
         nomination = stream.nominate(0, role=Role.PARTICIPANT)
         stream.do(ConfirmNomination, nomination_id=nomination, funded=True)
         assert stream.state.funded_count == 1
+
+    @pytest.mark.parametrize(
+        "terms", [{}, {"funded_places": 0}], ids=["no funding terms", "no funded places"]
+    )
+    def test_funding_when_none_is_offered_is_refused(self, terms: dict[str, int]) -> None:
+        """A registration offering no funded places funds nobody (no-funding)."""
+        stream = registering(**terms)
+        nomination = stream.nominate(0)
+        error = stream.refuse("no-funding", ConfirmNomination, nomination_id=nomination,
+                              funded=True)
+        assert "offers no funded places" in str(error)
+        stream.do(ConfirmNomination, nomination_id=nomination)  # unfunded: fine
+        assert stream.status(nomination) is NominationStatus.CONFIRMED
 
     def test_funded_places_cap(self) -> None:
         """Funding beyond the funded places is refused (funding-cap)."""

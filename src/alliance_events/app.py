@@ -32,10 +32,12 @@ import enum
 import hashlib
 import hmac
 import operator
+import re
 import secrets
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, Literal, NamedTuple, TypeVar
 
 import pendulum
 
@@ -99,7 +101,6 @@ from alliance_events.timing import (
     When,
     all_day,
     describe_moment,
-    describe_when,
     end_of_day,
     local_date,
     local_datetime,
@@ -107,7 +108,16 @@ from alliance_events.timing import (
     zone,
 )
 
-__all__ = ["Alliance", "AsOf", "Moment", "token_hash"]
+__all__ = [
+    "REFERENCE_LENGTH",
+    "Alliance",
+    "AsOf",
+    "FeedTokenView",
+    "Moment",
+    "ReferenceKind",
+    "short_refs",
+    "token_hash",
+]
 
 Moment = _dt.datetime | str
 """When a decision took effect (``at=``): an aware time, ISO text, a wall time in Vienna,
@@ -115,6 +125,21 @@ or a date (12:00 in Vienna that day)."""
 
 AsOf = int | _dt.datetime | str | None
 """A past moment to look from: a log position (int), a time, or ISO text; None: now."""
+
+ReferenceKind = Literal["meeting", "organisation", "person", "deadline"]
+"""What :meth:`Alliance.references` gives the short references of."""
+
+
+class FeedTokenView(NamedTuple):
+    """A live feed token of an organisation, as a person sees it (never the token)."""
+
+    token_id: uuid.UUID
+    ref: str
+    """Its short reference (:func:`short_refs`, among the organisation's live tokens)."""
+    label: str
+    issued_at: pendulum.DateTime
+    """When the log recorded its issue."""
+
 
 E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
@@ -853,108 +878,289 @@ class Alliance:
                  role=_enum(OfficerRole, role, "role"), person_id=person,
                  since=local_date(since, "since"))
 
-    def find_organisation(self, name: str) -> uuid.UUID:
-        """Return the id of the organisation with this name or acronym (any case).
+    # -- names people type ---------------------------------------------------------------
+    # Each thing is named by its id, by its short reference (what the command line's
+    # tables show: see short_refs), by a beginning of its id, or by what people call it
+    # (a title, a name, an acronym, an e-mail address; a meeting's title and date).
+
+    def references(self, kind: ReferenceKind) -> dict[uuid.UUID, str]:
+        """Return the short reference of every meeting, organisation, person or deadline.
+
+        What the command line's tables show, and what the ``find_*`` methods accept:
+        both take the references among all things of the ``kind`` (``"meeting"``,
+        ``"organisation"``, ``"person"`` or ``"deadline"``) known now.
+        """
+        state = self.state
+        if kind == "meeting":
+            return short_refs(state.meetings)
+        if kind == "organisation":
+            return short_refs(state.organisations)
+        if kind == "person":
+            return short_refs(state.persons)
+        if kind == "deadline":
+            return short_refs(d.deadline_id for d in state.all_deadlines())
+        raise RuleViolation("kind", f"references of {kind!r}: of a meeting, organisation, "
+                            "person or deadline")
+
+    def nomination_references(self, meeting: uuid.UUID) -> dict[uuid.UUID, str]:
+        """Return the short reference of each of the meeting's nominations (see above).
 
         Raises:
-            UnknownReferenceError: none, or more than one, has it.
+            UnknownReferenceError: no such meeting.
 
         """
+        return short_refs(n.nomination_id for n in self._meeting_state(meeting).nominations)
+
+    def _meeting_state(self, meeting: uuid.UUID) -> mt.MeetingState:
+        found = self.state.meeting(meeting)
+        if found is None:
+            raise UnknownReferenceError("unknown-meeting", f"no meeting {meeting} is scheduled")
+        return found
+
+    def find_organisation(self, name: str) -> uuid.UUID:
+        """Return the id of the organisation with this name, acronym (any case) or reference.
+
+        ``name`` may also be its id, its short reference or a beginning of its id.
+
+        Raises:
+            UnknownReferenceError: none has it (rule ``unknown-organisation``), or more
+                than one (rule ``ambiguous-organisation``; the message lists them).
+
+        """
+        organisations = self.state.organisations
         wanted = name.strip().casefold()
         matches = [
             o.organisation_id
-            for o in self.state.organisations.values()
+            for o in organisations.values()
             # An empty query must not match an organisation that has no acronym.
             if wanted
             and wanted in (o.name.casefold(), o.acronym.casefold(), str(o.organisation_id))
-        ]
-        if len(matches) != 1:
-            raise UnknownReferenceError(
-                "unknown-organisation",
-                f"{'no' if not matches else 'more than one'} organisation is called {name!r}",
-            )
-        return matches[0]
+        ] or _referenced(name, organisations)
+
+        def candidate(organisation_id: uuid.UUID, ref: str) -> str:
+            found = organisations[organisation_id]
+            return f"{found.name!r} ({', '.join(filter(None, [found.acronym, f'ref {ref}']))})"
+
+        return _one("organisation", name, matches, organisations, candidate,
+                    "name one by its acronym or its ref")
 
     def find_person(self, name: str) -> uuid.UUID:
-        """Return the id of the person with this name or e-mail (any case).
+        """Return the id of the person with this name or e-mail (any case) or reference.
+
+        ``name`` may also be their id, their short reference or a beginning of their id.
 
         Raises:
-            UnknownReferenceError: none, or more than one, has it.
+            UnknownReferenceError: none has it (rule ``unknown-person``), or more than
+                one (rule ``ambiguous-person``; the message lists them).
 
         """
+        state = self.state
+        persons = state.persons
         wanted = name.strip().casefold()
         matches = [
             p.person_id
-            for p in self.state.persons.values()
+            for p in persons.values()
             # An empty query must not match a person who has no e-mail address.
             if wanted and wanted in (p.name.casefold(), p.email.casefold(), str(p.person_id))
-        ]
-        if len(matches) != 1:
-            raise UnknownReferenceError(
-                "unknown-person",
-                f"{'no' if not matches else 'more than one'} person is called {name!r}",
-            )
-        return matches[0]
+        ] or _referenced(name, persons)
+
+        def candidate(person_id: uuid.UUID, ref: str) -> str:
+            found = persons[person_id]
+            known = [state.organisation_name(found.organisation_id), found.email]
+            return f"{found.name!r} ({', '.join([*filter(None, known), f'ref {ref}'])})"
+
+        return _one("person", name, matches, persons, candidate,
+                    "name one by their e-mail or their ref")
 
     def find_meeting(self, name: str) -> uuid.UUID:
-        """Return the id of the meeting with this id or title (a whole title, any case).
+        """Return the id of the meeting ``name`` names.
+
+        ``name`` is its whole title (any case); its title and one of its days
+        (``"Informal Meeting 2023-04-19"``, local to its zone); a day (the one meeting
+        on it); its short reference (``"c243c6"``, as the tables show it); a beginning
+        of its id (at least 4 hex digits); or its id.
 
         Raises:
             UnknownReferenceError: no meeting has it (rule ``unknown-meeting``), or more
-                than one has that title (rule ``ambiguous-meeting``; the message lists
-                their ids, to name one of them by).
+                than one (rule ``ambiguous-meeting``; the message lists them by title,
+                day and ref, to name one of them by).
 
         """
         text = name.strip()
         state = self.state
+        meetings = state.meetings
         meeting_id = _as_uuid(text)
         if meeting_id is not None:
-            if state.meeting(meeting_id) is None:
+            if meeting_id not in meetings:
                 raise UnknownReferenceError("unknown-meeting", f"no meeting {text} is scheduled")
             return meeting_id
         wanted = text.casefold()
-        matches = sorted(
-            (m for m in state.meetings.values() if wanted and m.title.casefold() == wanted),
-            key=lambda m: _sort_key(m.when),
-        )
-        if not matches:
-            raise UnknownReferenceError("unknown-meeting", f"no meeting is called {name!r}")
-        if len(matches) > 1:
-            candidates = "; ".join(
-                f"{m.meeting_id} ({describe_when(m.when)})" for m in matches
-            )
-            raise UnknownReferenceError(
-                "ambiguous-meeting",
-                f"{len(matches)} meetings are called {name!r}: {candidates}; name one by its id",
-            )
-        return matches[0].meeting_id
+        matches = [
+            m.meeting_id for m in meetings.values() if wanted and m.title.casefold() == wanted
+        ]
+        dated = _TITLE_AND_DAY.fullmatch(text)
+        if not matches and dated is not None:
+            title = dated["title"].strip().casefold()
+            day = _day_or_none(dated["day"])
+            matches = [
+                m.meeting_id for m in meetings.values()
+                if day is not None and m.title.casefold() == title and m.when.contains_day(day)
+            ]
+        if not matches and _DAY.fullmatch(text):
+            day = _day_or_none(text)
+            matches = [
+                m.meeting_id for m in meetings.values()
+                if day is not None and m.when.contains_day(day)
+            ]
+        elif not matches:
+            matches = _referenced(text, meetings)
+        matches.sort(key=lambda m: (_sort_key(meetings[m].when), meetings[m].title))
+
+        def candidate(meeting_id: uuid.UUID, ref: str) -> str:
+            found = meetings[meeting_id]
+            return f"{found.title!r} {_day_and_time(found.when)} (ref {ref})"
+
+        return _one("meeting", name, matches, meetings, candidate,
+                    "name one by 'TITLE YYYY-MM-DD' or by its ref")
 
     def find_deadline(self, name: str) -> uuid.UUID:
-        """Return the id of the deadline with this id or title (a whole title, any case).
+        """Return the id of the deadline with this title (a whole title, any case).
+
+        ``name`` may also be its id, its short reference or a beginning of its id.
 
         Raises:
             UnknownReferenceError: no deadline has it (rule ``unknown-deadline``), or more
-                than one has that title (rule ``ambiguous-deadline``, listing their ids).
+                than one (rule ``ambiguous-deadline``, listing them with their refs).
 
         """
         text = name.strip()
-        deadlines = self.state.all_deadlines()
+        deadlines = {d.deadline_id: d for d in self.state.all_deadlines()}
         deadline_id = _as_uuid(text)
         if deadline_id is not None:
-            if all(d.deadline_id != deadline_id for d in deadlines):
+            if deadline_id not in deadlines:
                 raise UnknownReferenceError("unknown-deadline", f"no deadline {text} is set")
             return deadline_id
         wanted = text.casefold()
-        matches = [d for d in deadlines if wanted and d.title.casefold() == wanted]
+        matches = [
+            d.deadline_id for d in deadlines.values() if wanted and d.title.casefold() == wanted
+        ] or _referenced(text, deadlines)
+
+        def candidate(deadline_id: uuid.UUID, ref: str) -> str:
+            found = deadlines[deadline_id]
+            return f"{found.title!r} due {_due_day(found.due).isoformat()} (ref {ref})"
+
+        return _one("deadline", name, matches, deadlines, candidate, "name one by its ref")
+
+    def find_nomination(self, meeting: uuid.UUID, name: str) -> uuid.UUID:
+        """Return the id of the meeting's nomination ``name`` names.
+
+        ``name`` is its id, its short reference (among the meeting's nominations) or a
+        beginning of its id; or its delegate, by name, e-mail, reference or id. A person
+        has at most one active nomination per meeting; if none is active, their latest
+        one is named (and a command says why it cannot apply to it).
+
+        Raises:
+            UnknownReferenceError: no such meeting (``unknown-meeting``); no such person
+                (``unknown-person``); nobody of that name is nominated
+                (``unknown-nomination``); or the name fits more than one
+                (``ambiguous-nomination``, listing them).
+
+        """
+        state = self.state
+        meeting_state = self._meeting_state(meeting)
+        nominations = {n.nomination_id: n for n in meeting_state.nominations}
+        text = name.strip()
+        wanted = text.casefold()
+        as_id = _as_uuid(text)
+        by_ref: list[uuid.UUID] = []
+        if as_id is not None:
+            if as_id in nominations:
+                return as_id
+            persons = {self.find_person(text)}
+        else:
+            persons = {
+                n.person_id for n in nominations.values()
+                if (p := state.persons.get(n.person_id)) is not None and wanted
+                and wanted in (p.name.casefold(), p.email.casefold())
+            }
+            by_ref = [] if persons else _referenced(text, nominations)
+            if not persons and not by_ref:
+                persons = {self.find_person(text)}
+        # Each person's active nomination, or their latest one.
+        matches = list(by_ref)
+        for person in persons:
+            theirs = [n for n in nominations.values() if n.person_id == person]
+            active = [n for n in theirs if n.status.active]
+            matches.extend(n.nomination_id for n in (active or theirs)[-1:])
         if not matches:
-            raise UnknownReferenceError("unknown-deadline", f"no deadline is called {name!r}")
-        if len(matches) > 1:
-            candidates = "; ".join(str(d.deadline_id) for d in matches)
             raise UnknownReferenceError(
-                "ambiguous-deadline",
-                f"{len(matches)} deadlines are called {name!r}: {candidates}; name one by its id",
+                "unknown-nomination",
+                f"{name!r} is not nominated for {meeting_state.title!r}",
             )
-        return matches[0].deadline_id
+
+        def candidate(nomination_id: uuid.UUID, ref: str) -> str:
+            found = nominations[nomination_id]
+            return (
+                f"{state.person_name(found.person_id)!r} "
+                f"({state.organisation_name(found.organisation_id)}, {found.role.value}, "
+                f"{found.status.value}, ref {ref})"
+            )
+
+        return _one("nomination", name, matches, nominations, candidate,
+                    "name one by its ref", where=f" for {meeting_state.title!r}")
+
+    def feed_tokens(self, organisation: uuid.UUID) -> list[FeedTokenView]:
+        """Return the organisation's live feed tokens in the order they were issued.
+
+        Each with its id, its short reference, its label and when it was issued (as
+        the log recorded it): the tokens themselves are not kept.
+
+        Raises:
+            UnknownReferenceError: no such organisation.
+
+        """
+        found = self.state.organisations.get(organisation)
+        if found is None:
+            raise UnknownReferenceError(
+                "unknown-organisation", f"no organisation {organisation} is registered"
+            )
+        live = found.feed_tokens
+        refs = short_refs(live)
+        return [
+            FeedTokenView(token_id=record.event.token_id, ref=refs[record.event.token_id],
+                          label=record.event.label, issued_at=record.recorded_at)
+            for record in self.log.read_stream(dr.organisation_stream(organisation))
+            if isinstance(record.event, dr.FeedTokenIssued) and record.event.token_id in live
+        ]
+
+    def find_feed_token(self, organisation: uuid.UUID, name: str) -> uuid.UUID:
+        """Return the id of the organisation's live feed token ``name`` names.
+
+        ``name`` is its id, its short reference or a beginning of its id, or its label.
+
+        Raises:
+            UnknownReferenceError: no such organisation, no such live token
+                (``unknown-token``), or more than one (``ambiguous-token``).
+
+        """
+        tokens = {t.token_id: t for t in self.feed_tokens(organisation)}
+        text = name.strip()
+        as_id = _as_uuid(text)
+        wanted = text.casefold()
+        matches = (
+            [as_id] if as_id is not None and as_id in tokens
+            else [t.token_id for t in tokens.values() if wanted and t.label.casefold() == wanted]
+            or _referenced(text, tokens)
+        )
+
+        def candidate(token_id: uuid.UUID, ref: str) -> str:
+            token = tokens[token_id]
+            label = f"{token.label!r}, " if token.label else ""
+            return f"ref {ref} ({label}issued {token.issued_at.date().isoformat()})"
+
+        name_of = self.state.organisations[organisation].name
+        return _one("token", name, matches, tokens, candidate, "name one by its ref",
+                    where=f" of {name_of!r}", noun="live feed token")
 
     # -- meetings ------------------------------------------------------------------------
 
@@ -1444,13 +1650,16 @@ class Alliance:
         parent: uuid.UUID | None = None,
         from_day: _dt.date | str | None = None,
         to_day: _dt.date | str | None = None,
+        upcoming: bool = False,
     ) -> list[MeetingView]:
         """Return the scheduled meetings, by start time.
 
         ``from_day`` and ``to_day`` keep those taking place on one of the days between
-        them (inclusive; each meeting's days are local to its zone).
+        them (inclusive; each meeting's days are local to its zone). ``upcoming`` keeps
+        those not ended at the moment looked from (now, or ``as_of``); an all-day
+        meeting ends with its last day in Europe/Vienna.
         """
-        state, _ = self.state_as_of(as_of)
+        state, at = self.state_as_of(as_of)
         wanted = None if kind is None else _enum(MeetingKind, kind, "kind")
         first = None if from_day is None else local_date(from_day, "from day")
         last = None if to_day is None else local_date(to_day, "to day")
@@ -1461,6 +1670,7 @@ class Alliance:
             and (parent is None or m.parent_id == parent)
             and (first is None or m.when.last_day >= first)
             and (last is None or m.when.first_day <= last)
+            and (not upcoming or _ends(m.when) > at)
         ]
         if not include_cancelled:
             views = [v for v in views if v.status is not MeetingStatus.CANCELLED]
@@ -1519,6 +1729,30 @@ class Alliance:
             records = (r for r in records if r.position <= state.position)
         return [history_entry(record, state) for record in records]
 
+    def history_with_parts(
+        self, meeting_id: uuid.UUID, *, as_of: AsOf = None
+    ) -> list[tuple[uuid.UUID, HistoryEntry]]:
+        """Return the audit trail of the meeting and of its parts, in the order recorded.
+
+        Its parts are its sessions and side events, and theirs: each entry comes with
+        the id of the meeting it is about. ``as_of`` as for :meth:`history` (the parts
+        are those known then).
+
+        Raises:
+            UnknownReferenceError: no such meeting (at that moment).
+
+        """
+        state, _ = self.state_as_of(as_of)
+        if state.meeting(meeting_id) is None:
+            raise UnknownReferenceError("unknown-meeting", f"no meeting {meeting_id} is scheduled")
+        entries = [
+            (about, history_entry(record, state))
+            for about in (meeting_id, *state.descendants(meeting_id))
+            for record in self.log.read_stream(mt.meeting_stream(about))
+            if as_of is None or record.position <= state.position
+        ]
+        return sorted(entries, key=lambda pair: pair[1].position)
+
     # -- queries for the edges -------------------------------------------------------------
     # (The command line and the feed server reach the projections through the
     # application only: tests/test_layers.py.)
@@ -1559,6 +1793,118 @@ def _as_uuid(text: str) -> uuid.UUID | None:
         return None
 
 
+# -- references people type -------------------------------------------------------------
+
+REFERENCE_LENGTH: Final = 6
+"""The length of a short reference, unless another id ends with the same digits."""
+_PREFIX_LENGTH: Final = 4
+"""The shortest beginning of an id that names it."""
+_CANDIDATES_SHOWN: Final = 8
+_HEX: Final = re.compile(r"[0-9a-f]+")
+_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TITLE_AND_DAY: Final = re.compile(r"(?P<title>.*\S)\s+(?P<day>\d{4}-\d{2}-\d{2})")
+
+
+def short_refs(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Return each id's short reference: the shortest end of its hex digits no other shares.
+
+    The end, not the beginning: ids made one after another (time-ordered UUIDv7) share
+    their first digits, while their last ones are random. A reference has
+    :data:`REFERENCE_LENGTH` digits, one more for each further digit another id ends
+    with too: 8 at most among thousands of ids (longer only for two ids sharing their
+    last 8 digits, one pair in about 4 billion).
+
+    >>> first = uuid.UUID("0188a0e4-5d1c-7a3f-8b2e-5eb1a2c243c6")
+    >>> second = uuid.UUID("0188a0e4-5d1d-7c10-9d4a-0a91f3c243c6")
+    >>> short_refs([first])[first]
+    'c243c6'
+    >>> refs = short_refs([first, second])
+    >>> refs[first], refs[second]
+    ('2c243c6', '3c243c6')
+    """
+    pending = {i: i.hex for i in ids}
+    everyone = list(pending.values())
+    refs: dict[uuid.UUID, str] = {}
+    length = REFERENCE_LENGTH
+    while pending:
+        ends = Counter(digits[-length:] for digits in everyone)
+        for key, digits in list(pending.items()):
+            if ends[digits[-length:]] == 1:
+                refs[key] = digits[-length:]
+                del pending[key]
+        length += 1
+    return refs
+
+
+def _referenced(text: str, ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    """Return the ids ``text`` names as a reference.
+
+    A reference is an end of an id's hex digits (at least :data:`REFERENCE_LENGTH`: the
+    short reference, or more), or a beginning (at least 4 digits; dashes optional).
+    """
+    wanted = text.strip().lower().replace("-", "")
+    if len(wanted) < _PREFIX_LENGTH or not _HEX.fullmatch(wanted):
+        return []
+    return [
+        i for i in ids
+        if i.hex.startswith(wanted)
+        or (len(wanted) >= REFERENCE_LENGTH and i.hex.endswith(wanted))
+    ]
+
+
+def _one(
+    what: str,
+    name: str,
+    matches: Sequence[uuid.UUID],
+    known: Iterable[uuid.UUID],
+    candidate: Callable[[uuid.UUID, str], str],
+    hint: str,
+    *,
+    where: str = "",
+    noun: str | None = None,
+) -> uuid.UUID:
+    """Return the one id in ``matches``, or refuse none (``unknown-<what>``) or several.
+
+    Several are refused as ``ambiguous-<what>``, in one line listing them (each as
+    ``candidate(id, its short reference)``) and ``hint``, how to name one of them.
+    """
+    noun = noun or what
+    unique = list(dict.fromkeys(matches))
+    if len(unique) == 1:
+        return unique[0]
+    shown = name.strip()
+    if not unique:
+        raise UnknownReferenceError(f"unknown-{what}", f"no {noun}{where} matches {shown!r}")
+    refs = short_refs(known)
+    listed = "; ".join(candidate(i, refs[i]) for i in unique[:_CANDIDATES_SHOWN])
+    if len(unique) > _CANDIDATES_SHOWN:
+        listed += f"; and {len(unique) - _CANDIDATES_SHOWN} more"
+    raise UnknownReferenceError(
+        f"ambiguous-{what}",
+        f"more than one {noun}{where} matches {shown!r}: {listed}; {hint}",
+    )
+
+
+def _day_or_none(text: str) -> _dt.date | None:
+    try:
+        return _dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _day_and_time(when: When) -> str:
+    """Say when a meeting starts as people type it: ``2023-04-19 15:00``, ``2023-05-04``."""
+    if isinstance(when, Timed):
+        return when.start.strftime("%Y-%m-%d %H:%M")
+    if when.first == when.last:
+        return when.first.isoformat()
+    return f"{when.first.isoformat()} to {when.last.isoformat()}"
+
+
+def _due_day(due: Due) -> _dt.date:
+    return due.day if isinstance(due, DueBy) else due.at.date()
+
+
 def _quotas(quotas: Mapping[Role | str, int]) -> tuple[mt.Quota, ...]:
     if not isinstance(quotas, Mapping):
         raise RuleViolation(
@@ -1596,6 +1942,13 @@ def _day_edge(day: pendulum.Date, zone_name: str, *, end: bool) -> pendulum.Date
         zone_name,
         disambiguate="later",
     )
+
+
+def _ends(when: When) -> pendulum.DateTime:
+    """Return the instant a meeting ends (an all-day one: its last day's end in Vienna)."""
+    if isinstance(when, Timed):
+        return pendulum.instance(when.end)
+    return end_of_day(when.last)
 
 
 def _sort_key(when: When) -> pendulum.DateTime:

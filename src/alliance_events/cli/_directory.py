@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import hmac
-import uuid
 from pathlib import Path
 
 import click
+import pendulum
 from rich.table import Table
 
-from alliance_events import UnknownReferenceError
-from alliance_events.app import token_hash
+from alliance_events import DEFAULT_ZONE, UnknownReferenceError
+from alliance_events.app import FeedTokenView, token_hash
 from alliance_events.cli._common import (
     command_id_option,
     console,
+    csv_option,
     db_url,
+    emit_csv,
     emit_json,
     json_option,
     main,
+    one_format,
     open_alliance,
     recorded_as,
     settings,
 )
+from alliance_events.cli._tables import day_text, tokens_csv, tokens_table
 
 __all__ = ["init", "organisation", "person", "token"]
 
@@ -67,19 +71,23 @@ def organisation_add(
         organisation_id = alliance.register_organisation(
             name=name, acronym=acronym, member=not not_member, **recorded_as(context)
         )
+        ref = alliance.references("organisation")[organisation_id]
     if as_json:
         emit_json({"organisation_id": organisation_id, "name": name, "acronym": acronym})
     else:
-        click.echo(f"registered organisation {name!r}: {organisation_id}")
+        click.echo(f"registered organisation {name!r} (ref {ref})")
 
 
 @organisation.command("list")
 @json_option
+@csv_option
 @click.pass_context
-def organisation_list(context: click.Context, *, as_json: bool) -> None:
+def organisation_list(context: click.Context, *, as_json: bool, as_csv: bool) -> None:
     """List the organisations."""
-    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
+    one_format(as_json=as_json, as_csv=as_csv)
+    with open_alliance(context, read_only=True, quiet=as_json or as_csv) as alliance:
         found = sorted(alliance.state.organisations.values(), key=lambda o: o.name.casefold())
+        refs = alliance.references("organisation")
     rows = [
         {
             "organisation_id": o.organisation_id, "name": o.name, "acronym": o.acronym,
@@ -90,14 +98,22 @@ def organisation_list(context: click.Context, *, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
+    if as_csv:
+        emit_csv(
+            ["organisation_id", "ref", "name", "acronym", "member", "feed_tokens"],
+            [[o.organisation_id, refs[o.organisation_id], o.name, o.acronym, o.member,
+              len(o.feed_tokens)] for o in found],
+        )
+        return
     table = Table(title="Organisations", title_justify="left")
-    for column in ("name", "acronym", "member", "feed tokens"):
-        table.add_column(column)
-    table.add_column("id", no_wrap=True, min_width=36)
-    for row in rows:
+    table.add_column("name", overflow="fold")
+    table.add_column("acronym", overflow="fold")
+    for column in ("member", "tokens", "ref"):
+        table.add_column(column, no_wrap=True)
+    for o in found:
         table.add_row(
-            str(row["name"]), str(row["acronym"]), "yes" if row["member"] else "no",
-            str(row["feed_tokens"]), str(row["organisation_id"]),
+            o.name, o.acronym, "yes" if o.member else "no", str(len(o.feed_tokens)),
+            refs[o.organisation_id],
         )
     console().print(table)
 
@@ -129,44 +145,55 @@ def person_add(
         person_id = alliance.register_person(
             name=name, email=email, organisation=organisation_id, **recorded_as(context)
         )
+        ref = alliance.references("person")[person_id]
     if as_json:
         emit_json({"person_id": person_id, "name": name, "organisation_id": organisation_id})
     else:
-        click.echo(f"registered {name}: {person_id}")
+        click.echo(f"registered {name} (ref {ref})")
 
 
 @person.command("list")
 @click.option("--organisation", "organisation_name", default=None,
               help="Only the persons of this organisation.")
 @json_option
+@csv_option
 @click.pass_context
-def person_list(context: click.Context, *, organisation_name: str | None, as_json: bool) -> None:
+def person_list(
+    context: click.Context, *, organisation_name: str | None, as_json: bool, as_csv: bool
+) -> None:
     """List the persons."""
-    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
+    one_format(as_json=as_json, as_csv=as_csv)
+    with open_alliance(context, read_only=True, quiet=as_json or as_csv) as alliance:
         wanted = (
             None if organisation_name is None else alliance.find_organisation(organisation_name)
         )
         state = alliance.state
-        rows = [
-            {
-                "person_id": p.person_id, "name": p.name, "email": p.email,
-                "organisation_id": p.organisation_id,
-                "organisation": state.organisation_name(p.organisation_id),
-            }
+        people = [
+            (p, state.organisation_name(p.organisation_id))
             for p in sorted(state.persons.values(), key=lambda p: p.name.casefold())
             if wanted is None or p.organisation_id == wanted
         ]
+        refs = alliance.references("person")
     if as_json:
-        emit_json(rows)
+        emit_json([
+            {"person_id": p.person_id, "name": p.name, "email": p.email,
+             "organisation_id": p.organisation_id, "organisation": organisation}
+            for p, organisation in people
+        ])
+        return
+    if as_csv:
+        emit_csv(
+            ["person_id", "ref", "name", "email", "organisation_id", "organisation"],
+            [[p.person_id, refs[p.person_id], p.name, p.email, p.organisation_id, organisation]
+             for p, organisation in people],
+        )
         return
     table = Table(title="Persons", title_justify="left")
     for column in ("name", "e-mail", "organisation"):
-        table.add_column(column)
-    table.add_column("id", no_wrap=True, min_width=36)
-    for row in rows:
-        table.add_row(
-            str(row["name"]), str(row["email"]), str(row["organisation"]), str(row["person_id"])
-        )
+        table.add_column(column, overflow="fold")
+    table.add_column("ref", no_wrap=True)
+    for p, organisation in people:
+        table.add_row(p.name, p.email, organisation, refs[p.person_id])
     console().print(table)
 
 
@@ -227,7 +254,8 @@ def token_issue(
 
 @token.command("revoke")
 @click.argument("organisation_name", metavar="ORGANISATION")
-@click.option("--id", "token_id", type=click.UUID, default=None, help="The token's id.")
+@click.option("--token-id", "--id", "token_ref", default=None, metavar="REF",
+              help="The token's ref (as `token list` shows it), label, or id.")
 @click.option("--token", "secret", default=None, help="The token itself.")
 @click.option("--reason", default="", help="Why (shown in the history).")
 @command_id_option
@@ -236,55 +264,82 @@ def token_revoke(
     context: click.Context,
     *,
     organisation_name: str,
-    token_id: uuid.UUID | None,
+    token_ref: str | None,
     secret: str | None,
     reason: str,
 ) -> None:
     """Stop a private feed address of ORGANISATION from working.
 
-    Name the token by --id or by --token; without either, the organisation's only live
-    token is revoked.
+    Name the token by --token-id (its ref, label or id: see `token list`) or by
+    --token; without either, the organisation's only live token is revoked.
     """
+    if token_ref is not None and secret is not None:
+        raise click.UsageError("give --token-id or --token, not both")
     with open_alliance(context) as alliance:
         organisation_id = alliance.find_organisation(organisation_name)
         found = alliance.state.organisations[organisation_id]
-        live = dict(found.feed_tokens)
+        tokens = alliance.feed_tokens(organisation_id)
         if secret is not None:
             wanted = token_hash(secret)
-            matches = [i for i, h in live.items() if hmac.compare_digest(h, wanted)]
+            matches = [
+                i for i, h in found.feed_tokens.items() if hmac.compare_digest(h, wanted)
+            ]
             if not matches:
                 raise UnknownReferenceError(
-                    "unknown-feed-token", f"that token is not a live token of {found.name!r}"
+                    "unknown-token", f"that token is not a live token of {found.name!r}"
                 )
             token_id = matches[0]
-        elif token_id is None:
-            if len(live) != 1:
-                ids = ", ".join(str(i) for i in live) or "none"
-                raise UnknownReferenceError(
-                    "unknown-feed-token",
-                    f"{found.name!r} has {len(live)} live feed tokens ({ids}): name one by --id",
-                )
-            token_id = next(iter(live))
+        elif token_ref is not None:
+            token_id = alliance.find_feed_token(organisation_id, token_ref)
+        elif len(tokens) == 1:
+            token_id = tokens[0].token_id
+        else:
+            listed = "; ".join(_token_text(t) for t in tokens) or "none"
+            raise UnknownReferenceError(
+                "ambiguous-token" if tokens else "unknown-token",
+                f"{found.name!r} has {len(tokens)} live feed tokens ({listed}): name one by "
+                "--token-id REF",
+            )
+        token = next(t for t in tokens if t.token_id == token_id)
         alliance.revoke_feed_token(
             organisation_id, token_id, reason=reason, **recorded_as(context)
         )
-    click.echo(f"revoked feed token {token_id} of {found.name!r}")
+    click.echo(f"revoked the feed token {_token_text(token)}, of {found.name!r}")
+
+
+def _token_text(token: FeedTokenView) -> str:
+    label = f" {token.label!r}" if token.label else ""
+    issued = day_text(pendulum.instance(token.issued_at).in_timezone(DEFAULT_ZONE).date())
+    return f"{token.ref}{label}, issued {issued}"
 
 
 @token.command("list")
 @click.argument("organisation_name", metavar="ORGANISATION")
 @json_option
+@csv_option
 @click.pass_context
-def token_list(context: click.Context, *, organisation_name: str, as_json: bool) -> None:
-    """List the ids of ORGANISATION's live feed tokens (the tokens are not kept)."""
-    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
+def token_list(
+    context: click.Context, *, organisation_name: str, as_json: bool, as_csv: bool
+) -> None:
+    """List ORGANISATION's live feed tokens: ref, label, when issued (not the tokens).
+
+    The tokens themselves are not kept; a ref names a token to `token revoke`.
+    """
+    one_format(as_json=as_json, as_csv=as_csv)
+    with open_alliance(context, read_only=True, quiet=as_json or as_csv) as alliance:
         organisation_id = alliance.find_organisation(organisation_name)
-        ids = list(alliance.state.organisations[organisation_id].feed_tokens)
+        name = alliance.state.organisations[organisation_id].name
+        tokens = alliance.feed_tokens(organisation_id)
     if as_json:
-        emit_json({"organisation_id": organisation_id, "token_ids": ids})
+        emit_json({
+            "organisation_id": organisation_id,
+            "token_ids": [t.token_id for t in tokens],
+            "tokens": [t._asdict() for t in tokens],
+        })
+    elif as_csv:
+        emit_csv(*tokens_csv(tokens))
     else:
-        for token_id in ids:
-            click.echo(str(token_id))
+        console().print(tokens_table(name, tokens))
 
 
 # -- settings -------------------------------------------------------------------------

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
+import logging
 import os
+import socket
+import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import click
 import pendulum
@@ -254,6 +258,8 @@ def serve(
     `alliance-events settings feed-address` (the one `token issue` prints too). The
     access log is off: organisations' feed addresses carry their tokens.
     """
+    # The port first: a busy one is refused before anything is opened or started.
+    sockets = _listen(host, port)
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
     from alliance_events.web import create_app, server_config  # noqa: PLC0415
@@ -261,21 +267,85 @@ def serve(
     # uvicorn's own logging, plus the feed server's (its errors, retried), on stderr.
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["loggers"]["alliance_events"] = {"handlers": ["default"], "level": "INFO"}
-    with open_alliance(context, read_only=True) as alliance:
-        if alliance.feed_address is None:
-            click.echo(
-                "note: no feed address is set, so the subscribe pages offer each request's "
-                "own host; set the public one with `alliance-events settings feed-address "
-                "https://…`",
-                err=True,
+    try:
+        with open_alliance(context, read_only=True) as alliance:
+            if alliance.feed_address is None:
+                click.echo(
+                    "note: no feed address is set, so the subscribe pages offer each request's "
+                    "own host; set the public one with `alliance-events settings feed-address "
+                    "https://…`",
+                    err=True,
+                )
+            app = create_app(alliance, poll_interval=poll_interval)
+            # uvicorn shuts down gracefully on Ctrl-C, then raises the signal again.
+            config = server_config(
+                app, request_timeout=request_timeout, max_connections=max_connections,
+                host=host, port=port, access_log=False, lifespan="on", log_level="info",
+                log_config=log_config, server_header=False,
             )
-        app = create_app(alliance, poll_interval=poll_interval)
-        # uvicorn shuts down gracefully on Ctrl-C, then raises the signal again.
-        config = server_config(
-            app, request_timeout=request_timeout, max_connections=max_connections,
-            host=host, port=port, access_log=False, lifespan="on", log_level="info",
-            log_config=log_config, server_header=False,
-        )
-        with contextlib.suppress(KeyboardInterrupt):
-            uvicorn.Server(config).run()
-        click.echo("stopped", err=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                _server(config).run(sockets=sockets)
+            click.echo("stopped", err=True)
+    finally:
+        for listener in sockets:
+            listener.close()
+
+
+def _server(config: Any) -> Any:
+    """Return uvicorn's server, saying where it listens once started on the given sockets.
+
+    (uvicorn says so only for the sockets it binds itself.)
+    """
+    import uvicorn  # noqa: PLC0415 - only serve needs the server
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                for listener in sockets or ():
+                    address, port = listener.getsockname()[:2]
+                    shown = f"[{address}]" if ":" in address else address
+                    logging.getLogger("uvicorn.error").info(
+                        "Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, port
+                    )
+
+    return Server(config)
+
+
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """Bind the server's sockets (one per address ``host`` names), or refuse and exit.
+
+    Bound here, before the server starts, and handed to it: a port in use is one line
+    (``refused: port 8000 on 127.0.0.1 is in use ...``, exit status 2), not a server that
+    says it started and then fails.
+    """
+    try:
+        found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as error:
+        _refused(f"cannot listen on {host!r}: {error}", "listen")
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, protocol, _, address in dict.fromkeys(
+            (f, k, p, "", a) for f, k, p, _, a in found
+        ):
+            listener = socket.socket(family, kind, protocol)
+            sockets.append(listener)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            listener.bind(address)
+            listener.set_inheritable(True)
+    except OSError as error:
+        for listener in sockets:
+            listener.close()
+        if error.errno == errno.EADDRINUSE:
+            _refused(f"port {port} on {host} is in use (by another server?): stop it, or "
+                     "choose another with --port", "port-in-use")
+        _refused(f"cannot listen on port {port} on {host}: {error.strerror or error}", "listen")
+    return sockets
+
+
+def _refused(text: str, rule: str) -> NoReturn:
+    click.echo(f"refused: {text} [rule: {rule}]", err=True)
+    sys.exit(2)

@@ -7,24 +7,32 @@ from typing import Any
 
 import click
 
-from alliance_events import DEFAULT_ZONE, DeadlineKind, Role
+from alliance_events import DEFAULT_ZONE, DeadlineKind, DeadlineView, Role
 from alliance_events.app import Alliance, AsOf
 from alliance_events.cli._common import (
     as_of_option,
     command_id_option,
     console,
+    csv_option,
+    emit_csv,
     emit_json,
     json_option,
     main,
     nomination_of,
+    one_format,
     open_alliance,
     recorded_as,
 )
 from alliance_events.cli._tables import (
+    deadlines_csv,
     deadlines_table,
     due_text,
+    meeting_label,
+    registration_csv,
     registration_table,
+    summary_csv,
     summary_table,
+    window_text,
 )
 
 __all__ = [
@@ -46,6 +54,11 @@ def _quotas(values: tuple[str, ...]) -> dict[Role | str, int]:
         if not sep or not limit.strip().isdigit():
             raise click.BadParameter(
                 f"{value!r}: write ROLE=N, such as speaker=1", param_hint="--quota"
+            )
+        if role.strip() not in _ROLES.choices:
+            raise click.BadParameter(
+                f"{value!r}: the role is one of {', '.join(_ROLES.choices)}",
+                param_hint="--quota",
             )
         quotas[role.strip()] = int(limit)
     return quotas
@@ -108,7 +121,8 @@ def registration_open(
             funded_per_delegation=funded_per_delegation, funded_roles=funded_roles,
             **recorded_as(context),
         )
-    click.echo(f"opened registration for {meeting_id}")
+        view = alliance.registration(meeting_id)
+    click.echo(f"opened registration for {meeting_label(view.meeting)}: {window_text(view)}")
 
 
 @registration.command("close")
@@ -121,13 +135,14 @@ def registration_close(context: click.Context, *, name: str, reason: str) -> Non
     with open_alliance(context) as alliance:
         meeting_id = alliance.find_meeting(name)
         alliance.close_registration(meeting_id, reason=reason, **recorded_as(context))
-    click.echo(f"closed registration for {meeting_id}")
+        view = alliance.registration(meeting_id)
+    click.echo(f"closed registration for {meeting_label(view.meeting)}")
 
 
 @registration.command("reopen")
 @click.argument("name", metavar="MEETING")
 @click.option("--closes", required=True, help="Until when: a date (to its end) or a wall time.")
-@click.option("--zone", default=DEFAULT_ZONE, show_default=True)
+@click.option("--zone", default=DEFAULT_ZONE, show_default=True, help="The zone of --closes.")
 @command_id_option
 @click.pass_context
 def registration_reopen(context: click.Context, *, name: str, closes: str, zone: str) -> None:
@@ -137,7 +152,8 @@ def registration_reopen(context: click.Context, *, name: str, closes: str, zone:
         alliance.reopen_registration(
             meeting_id, closes=closes, zone=zone, **recorded_as(context)
         )
-    click.echo(f"reopened registration for {meeting_id}")
+        view = alliance.registration(meeting_id)
+    click.echo(f"reopened registration for {meeting_label(view.meeting)}: {window_text(view)}")
 
 
 @registration.command("capacity")
@@ -177,7 +193,8 @@ def registration_quota(context: click.Context, *, name: str, quotas: tuple[str, 
     with open_alliance(context) as alliance:
         meeting_id = alliance.find_meeting(name)
         alliance.change_quota(meeting_id, quotas=limits, **recorded_as(context))
-    click.echo(f"quotas of {meeting_id}: "
+        view = alliance.registration(meeting_id)
+    click.echo(f"quotas of {meeting_label(view.meeting)}: "
                + (", ".join(f"{n} {r}" for r, n in limits.items()) or "none"))
 
 
@@ -185,33 +202,50 @@ def registration_quota(context: click.Context, *, name: str, quotas: tuple[str, 
 @click.argument("name", metavar="MEETING")
 @as_of_option
 @json_option
+@csv_option
 @click.pass_context
-def registration_show(context: click.Context, *, name: str, as_of: AsOf, as_json: bool) -> None:
-    """Show MEETING's delegations, seats, waiting list, funding and deadlines."""
-    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
-        view = alliance.registration(alliance.find_meeting(name), as_of=as_of)
+def registration_show(
+    context: click.Context, *, name: str, as_of: AsOf, as_json: bool, as_csv: bool
+) -> None:
+    """Show MEETING's delegations, seats, waiting list, funding and deadlines.
+
+    Each nomination's ref names it to withdraw, confirm-nomination and
+    decline-nomination.
+    """
+    one_format(as_json=as_json, as_csv=as_csv)
+    with open_alliance(context, read_only=True, quiet=as_json or as_csv) as alliance:
+        meeting_id = alliance.find_meeting(name)
+        view = alliance.registration(meeting_id, as_of=as_of)
+        refs = alliance.nomination_references(meeting_id)
     if as_json:
         emit_json(view)
+    elif as_csv:
+        emit_csv(*registration_csv(view, refs=refs))
     else:
-        console().print(registration_table(view))
+        console().print(registration_table(view, refs=refs))
 
 
 @registration.command("list")
 @as_of_option
 @json_option
+@csv_option
 @click.pass_context
-def registration_list(context: click.Context, *, as_of: AsOf, as_json: bool) -> None:
+def registration_list(context: click.Context, *, as_of: AsOf, as_json: bool, as_csv: bool) -> None:
     """List the meetings with a registration: window, seats, waiting list, deadlines."""
-    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
+    one_format(as_json=as_json, as_csv=as_csv)
+    with open_alliance(context, read_only=True, quiet=as_json or as_csv) as alliance:
         views = [
             view
             for m in alliance.meetings(as_of=as_of)
             if (view := alliance.registration(m.meeting_id, as_of=as_of)).window != "none"
         ]
+        refs = alliance.references("meeting")
     if as_json:
         emit_json(views)
+    elif as_csv:
+        emit_csv(*summary_csv(views, refs=refs))
     else:
-        console().print(summary_table(views))
+        console().print(summary_table(views, refs=refs))
 
 
 # -- nominations ----------------------------------------------------------------------
@@ -260,6 +294,7 @@ def nominate(
             for d in delegation.delegates
             if d.nomination_id == nomination_id
         )
+        ref = alliance.nomination_references(meeting_id)[nomination_id]
     if as_json:
         emit_json(delegate)
         return
@@ -267,8 +302,7 @@ def nominate(
         f" #{delegate.waiting_position}" if delegate.waiting_position is not None else ""
     )
     click.echo(
-        f"nominated {delegate.person} ({delegate.organisation}, {role}): {status}: "
-        f"{nomination_id}"
+        f"nominated {delegate.person} ({delegate.organisation}, {role}): {status} (ref {ref})"
     )
 
 
@@ -303,7 +337,7 @@ _NOMINATION = click.argument("nomination_name", metavar="NOMINATION")
 @command_id_option
 @click.pass_context
 def withdraw(context: click.Context, *, name: str, nomination_name: str, reason: str) -> None:
-    """Withdraw NOMINATION (an id, or the delegate's name) from MEETING.
+    """Withdraw NOMINATION (its ref, or the delegate's name) from MEETING.
 
     The organisation withdraws its delegate; the first on the waiting list takes the seat.
     """
@@ -319,7 +353,10 @@ def withdraw(context: click.Context, *, name: str, nomination_name: str, reason:
 def confirm_nomination(
     context: click.Context, *, name: str, nomination_name: str, funded: bool
 ) -> None:
-    """Confirm NOMINATION (an id, or the delegate's name) to MEETING."""
+    """Confirm NOMINATION (its ref, or the delegate's name) to MEETING.
+
+    --funded is refused when the registration offers no funded places.
+    """
     _on_nomination(context, name, nomination_name, Alliance.confirm_nomination, funded=funded)
 
 
@@ -332,7 +369,7 @@ def confirm_nomination(
 def decline_nomination(
     context: click.Context, *, name: str, nomination_name: str, reason: str
 ) -> None:
-    """Decline NOMINATION (an id, or the delegate's name) to MEETING.
+    """Decline NOMINATION (its ref, or the delegate's name) to MEETING.
 
     The secretariat declines the delegate; the first on the waiting list takes the seat.
     """
@@ -351,16 +388,18 @@ def deadline() -> None:
 @click.argument("title")
 @click.option("--due", required=True,
               help="A date (due by the end of that day) or a wall time (due at it).")
-@click.option("--zone", default=DEFAULT_ZONE, show_default=True)
+@click.option("--zone", default=DEFAULT_ZONE, show_default=True, help="The zone of --due.")
 @click.option("--kind", type=click.Choice([k.value for k in DeadlineKind]),
-              default=DeadlineKind.OTHER.value, show_default=True)
+              default=DeadlineKind.OTHER.value, show_default=True,
+              help="What is due: names of delegates, a registration, nominations, a "
+              "submission, or other.")
 @click.option("--meeting", "meeting_name", default=None, help="The meeting it is for.")
 @click.option("--organisation", "organisation_name", default=None,
               help="The organisation it is for (only it sees the deadline in its feed).")
 @click.option("--reminder", "reminders", multiple=True, metavar="DURATION",
               help="A reminder before it: P7D, P1D, PT2H (repeat).")
 @click.option("--private", is_flag=True, help="Not in the public calendar.")
-@click.option("--description", default="")
+@click.option("--description", default="", help="What is due, and how to send it.")
 @json_option
 @command_id_option
 @click.pass_context
@@ -392,28 +431,30 @@ def deadline_set(
         view = next(
             d for d in alliance.deadlines(include_cancelled=True) if d.deadline_id == deadline_id
         )
+        ref = alliance.references("deadline")[deadline_id]
     if as_json:
         emit_json(view)
     else:
-        click.echo(f"set the deadline {title!r}, due {due_text(view)} ({view.status}): "
-                   f"{deadline_id}")
+        click.echo(f"set the deadline {title!r}, due {due_text(view)} ({view.status}; "
+                   f"ref {ref})")
 
 
 @deadline.command("extend")
 @click.argument("name", metavar="DEADLINE")
 @click.option("--due", required=True, help="The new due date or time.")
-@click.option("--zone", default=DEFAULT_ZONE, show_default=True)
+@click.option("--zone", default=DEFAULT_ZONE, show_default=True, help="The zone of --due.")
 @click.option("--reason", default="", help="Why (shown in the history).")
 @command_id_option
 @click.pass_context
 def deadline_extend(context: click.Context, *, name: str, due: str, zone: str, reason: str) -> None:
-    """Move DEADLINE (an id or its title) later."""
+    """Move DEADLINE (its title, ref or id) later."""
     with open_alliance(context) as alliance:
         deadline_id = alliance.find_deadline(name)
         alliance.extend_deadline(
             deadline_id, due=due, zone=zone, reason=reason, **recorded_as(context)
         )
-    click.echo(f"extended the deadline {deadline_id} to {due}")
+        view = _deadline(alliance, deadline_id)
+    click.echo(f"extended the deadline {view.title!r} to {due_text(view)} ({view.status})")
 
 
 @deadline.command("cancel")
@@ -422,11 +463,12 @@ def deadline_extend(context: click.Context, *, name: str, due: str, zone: str, r
 @command_id_option
 @click.pass_context
 def deadline_cancel(context: click.Context, *, name: str, reason: str) -> None:
-    """Cancel DEADLINE (an id or its title)."""
+    """Cancel DEADLINE (its title, ref or id)."""
     with open_alliance(context) as alliance:
         deadline_id = alliance.find_deadline(name)
         alliance.cancel_deadline(deadline_id, reason=reason, **recorded_as(context))
-    click.echo(f"cancelled the deadline {deadline_id}")
+        view = _deadline(alliance, deadline_id)
+    click.echo(f"cancelled the deadline {view.title!r} (due {due_text(view)})")
 
 
 @deadline.command("list")
@@ -436,6 +478,7 @@ def deadline_cancel(context: click.Context, *, name: str, reason: str) -> None:
 @click.option("--cancelled", "include_cancelled", is_flag=True, help="Show cancelled ones too.")
 @as_of_option
 @json_option
+@csv_option
 @click.pass_context
 def deadline_list(
     context: click.Context,
@@ -445,9 +488,11 @@ def deadline_list(
     include_cancelled: bool,
     as_of: AsOf,
     as_json: bool,
+    as_csv: bool,
 ) -> None:
     """List deadlines by due time: upcoming, due soon, overdue."""
-    with open_alliance(context, read_only=True, quiet=as_json) as alliance:
+    one_format(as_json=as_json, as_csv=as_csv)
+    with open_alliance(context, read_only=True, quiet=as_json or as_csv) as alliance:
         meeting_id = None if meeting_name is None else alliance.find_meeting(meeting_name)
         organisation_id = (
             None if organisation_name is None else alliance.find_organisation(organisation_name)
@@ -457,7 +502,16 @@ def deadline_list(
             include_cancelled=include_cancelled,
         )
         titles: dict[object, str] = {m.meeting_id: m.title for m in alliance.meetings()}
+        refs = alliance.references("deadline")
     if as_json:
         emit_json(views)
+    elif as_csv:
+        emit_csv(*deadlines_csv(views, titles, refs=refs))
     else:
-        console().print(deadlines_table(views, titles))
+        console().print(deadlines_table(views, titles, refs=refs))
+
+
+def _deadline(alliance: Alliance, deadline_id: object) -> DeadlineView:
+    return next(
+        d for d in alliance.deadlines(include_cancelled=True) if d.deadline_id == deadline_id
+    )

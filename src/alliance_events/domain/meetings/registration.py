@@ -347,7 +347,22 @@ def _waitlist_latest(
 def _funding_cap(
     state: MeetingState, registration: Registration, nomination: Nomination
 ) -> None:
-    """Refuse funding beyond the funded roles, the funded places or the cap per delegation."""
+    """Refuse funding beyond the funded roles, the funded places or the cap per delegation.
+
+    A registration opened with no funding terms at all (no funded places, no cap per
+    delegation, no funded roles), or with no funded places, funds nobody.
+    """
+    require(
+        registration.funded_places != 0
+        and (
+            registration.funded_places is not None
+            or registration.funded_per_delegation is not None
+            or bool(registration.funded_roles)
+        ),
+        "no-funding",
+        f"registration for {state.title!r} offers no funded places: confirm the "
+        "nomination without funding",
+    )
     require(
         not registration.funded_roles or nomination.role in registration.funded_roles,
         "funding-role",

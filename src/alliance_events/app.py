@@ -1651,15 +1651,17 @@ class Alliance:
         from_day: _dt.date | str | None = None,
         to_day: _dt.date | str | None = None,
         upcoming: bool = False,
+        in_effect_at: AsOf = None,
     ) -> list[MeetingView]:
         """Return the scheduled meetings, by start time.
 
         ``from_day`` and ``to_day`` keep those taking place on one of the days between
         them (inclusive; each meeting's days are local to its zone). ``upcoming`` keeps
         those not ended at the moment looked from (now, or ``as_of``); an all-day
-        meeting ends with its last day in Europe/Vienna.
+        meeting ends with its last day in Europe/Vienna. ``as_of`` and ``in_effect_at``:
+        as the log knew them then, or as they were in effect then (:meth:`state_as_of`).
         """
-        state, at = self.state_as_of(as_of)
+        state, at = self.state_as_of(as_of, in_effect_at=in_effect_at)
         wanted = None if kind is None else _enum(MeetingKind, kind, "kind")
         first = None if from_day is None else local_date(from_day, "from day")
         last = None if to_day is None else local_date(to_day, "to day")
@@ -1709,47 +1711,55 @@ class Alliance:
             views = [v for v in views if v.status != "cancelled"]
         return sorted(views, key=lambda v: (v.due, v.title))
 
-    def history(self, meeting_id: uuid.UUID, *, as_of: AsOf = None) -> list[HistoryEntry]:
+    def history(
+        self, meeting_id: uuid.UUID, *, as_of: AsOf = None, in_effect_at: AsOf = None
+    ) -> list[HistoryEntry]:
         """Return the meeting's audit trail in plain words: who did what, when.
+
+        Each entry says when its decision took effect and when it was recorded.
 
         Args:
             meeting_id: the meeting.
             as_of: stop at a past moment (as :meth:`state_as_of`), naming people and
                 organisations as they were known then.
+            in_effect_at: only what had taken effect by then (as :meth:`state_as_of`).
 
         Raises:
             UnknownReferenceError: no such meeting (at that moment).
 
         """
-        state, _ = self.state_as_of(as_of)
-        if state.meeting(meeting_id) is None:
-            raise UnknownReferenceError("unknown-meeting", f"no meeting {meeting_id} is scheduled")
-        records = self.log.read_stream(mt.meeting_stream(meeting_id))
-        if as_of is not None:
-            records = (r for r in records if r.position <= state.position)
-        return [history_entry(record, state) for record in records]
+        return [entry for _, entry in self.history_with_parts(
+            meeting_id, as_of=as_of, in_effect_at=in_effect_at, parts=False)]
 
     def history_with_parts(
-        self, meeting_id: uuid.UUID, *, as_of: AsOf = None
+        self,
+        meeting_id: uuid.UUID,
+        *,
+        as_of: AsOf = None,
+        in_effect_at: AsOf = None,
+        parts: bool = True,
     ) -> list[tuple[uuid.UUID, HistoryEntry]]:
         """Return the audit trail of the meeting and of its parts, in the order recorded.
 
         Its parts are its sessions and side events, and theirs: each entry comes with
-        the id of the meeting it is about. ``as_of`` as for :meth:`history` (the parts
-        are those known then).
+        the id of the meeting it is about. ``as_of`` and ``in_effect_at`` as for
+        :meth:`history` (the parts are those known, or in effect, then); ``parts=False``:
+        the meeting's own entries only.
 
         Raises:
             UnknownReferenceError: no such meeting (at that moment).
 
         """
-        state, _ = self.state_as_of(as_of)
+        state, moment = self.state_as_of(as_of, in_effect_at=in_effect_at)
         if state.meeting(meeting_id) is None:
             raise UnknownReferenceError("unknown-meeting", f"no meeting {meeting_id} is scheduled")
+        known = as_of is not None or in_effect_at is not None
         entries = [
             (about, history_entry(record, state))
-            for about in (meeting_id, *state.descendants(meeting_id))
+            for about in (meeting_id, *(state.descendants(meeting_id) if parts else ()))
             for record in self.log.read_stream(mt.meeting_stream(about))
-            if as_of is None or record.position <= state.position
+            if (not known or record.position <= state.position)
+            and (in_effect_at is None or record.effective_at <= moment)
         ]
         return sorted(entries, key=lambda pair: pair[1].position)
 

@@ -12,7 +12,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Final, NoReturn, TypeVar
+from typing import Any, Final, NoReturn, TypedDict, TypeVar
 
 import attrs
 import click
@@ -56,6 +56,7 @@ __all__ = [
     "recorded_as",
     "refusals_exit",
     "refuse",
+    "seen",
     "settings",
     "unknown_types_note",
     "when_arguments",
@@ -413,16 +414,52 @@ class _AsOf(click.ParamType):  # type: ignore[type-arg]
         return text  # the application parses it, and refuses what it cannot read
 
 
+_IN_EFFECT_AT: Final = "alliance_events.in_effect_at"
+
+
 def as_of_option(function: F) -> F:
-    """Add ``--as-of``: look from a past log position or date/time."""
-    return click.option(
+    """Add ``--as-of`` and ``--in-effect-at``: what the log knew, or what was in effect.
+
+    A command passes both on with :func:`seen`.
+    """
+
+    def remember(context: click.Context, _: click.Parameter, value: AsOf) -> None:
+        context.meta[_IN_EFFECT_AT] = value
+
+    with_in_effect = click.option(
+        "--in-effect-at",
+        type=_AsOf(),
+        default=None,
+        expose_value=False,
+        callback=remember,
+        metavar="DATE[TIME]",
+        help="What was in effect then, as the log knows it now (or at --as-of): the "
+        "decisions taken by then, even those recorded later. A date means its end.",
+    )
+    with_as_of = click.option(
         "--as-of",
         "as_of",
         type=_AsOf(),
         default=None,
-        help="Look from a past moment: a log position (42), a date (2023-04-01: the end "
+        help="What the log knew then: a log position (42), a date (2023-04-01: the end "
         "of that day in Vienna) or a time (2023-04-01T12:00+02:00).",
-    )(function)
+    )
+    return with_as_of(with_in_effect(function))
+
+
+class Seen(TypedDict):
+    """The two moments a query looks from (keyword arguments of the queries)."""
+
+    as_of: AsOf
+    in_effect_at: AsOf
+
+
+def seen(context: click.Context, as_of: AsOf) -> Seen:
+    """Return the ``as_of`` and ``in_effect_at`` arguments of the query being run."""
+    in_effect_at = context.meta.get(_IN_EFFECT_AT)
+    if isinstance(in_effect_at, int) and not isinstance(in_effect_at, bool):
+        raise click.UsageError("--in-effect-at takes a date or a time, not a log position")
+    return {"as_of": as_of, "in_effect_at": in_effect_at}
 
 
 def when_options(function: F) -> F:

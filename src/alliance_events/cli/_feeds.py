@@ -27,6 +27,7 @@ from alliance_events.cli._common import (
     main,
     open_alliance,
     plain,
+    seen,
     settings,
 )
 from alliance_events.cli._tables import registration_table, summary_table
@@ -100,7 +101,7 @@ def export(
 
     with open_alliance(context, read_only=True, quiet=as_json) as alliance:
         who = _audience(alliance, audience)
-        state, at = alliance.state_as_of(as_of)
+        state, at = alliance.state_as_of(**seen(context, as_of))
         renderer = FeedRenderer()
         items = len(state.meetings) + len(state.deadlines)
         if items >= _SPINNER_ITEMS:

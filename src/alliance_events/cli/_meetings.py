@@ -21,6 +21,7 @@ from alliance_events.cli._common import (
     open_alliance,
     plain,
     recorded_as,
+    seen,
     when_arguments,
     when_options,
 )
@@ -212,9 +213,9 @@ def meeting_show(
     one_format(as_json=as_json, as_csv=as_csv)
     with open_alliance(context, read_only=True, quiet=as_json or as_csv) as alliance:
         meeting_id = alliance.find_meeting(name)
-        registration = alliance.registration(meeting_id, as_of=as_of)
+        registration = alliance.registration(meeting_id, **seen(context, as_of))
         view = registration.meeting
-        everything = {m.meeting_id: m for m in alliance.meetings(as_of=as_of)}
+        everything = {m.meeting_id: m for m in alliance.meetings(**seen(context, as_of))}
         parent = None if view.parent_id is None else everything.get(view.parent_id)
         children = [m for m in everything.values() if m.parent_id == meeting_id]
         deadlines = list(registration.deadlines)
@@ -283,8 +284,9 @@ def meeting_list(
     with open_alliance(context, read_only=True, quiet=as_json or as_csv) as alliance:
         parent_id = None if parent is None else alliance.find_meeting(parent)
         views = alliance.meetings(
-            as_of=as_of, kind=kind, parent=parent_id, include_cancelled=include_cancelled,
-            upcoming=upcoming, from_day=from_day, to_day=to_day,
+            **seen(context, as_of), kind=kind, parent=parent_id,
+            include_cancelled=include_cancelled, upcoming=upcoming, from_day=from_day,
+            to_day=to_day,
         )
         refs = alliance.references("meeting")
     if as_json:
@@ -314,10 +316,10 @@ def history(
     with open_alliance(context, read_only=True, quiet=as_json or as_csv) as alliance:
         meeting_id = alliance.find_meeting(name)
         if parts:
-            found = alliance.history_with_parts(meeting_id, as_of=as_of)
+            found = alliance.history_with_parts(meeting_id, **seen(context, as_of))
         else:
-            found = [(meeting_id, e) for e in alliance.history(meeting_id, as_of=as_of)]
-        titles = {m.meeting_id: m.title for m in alliance.meetings(as_of=as_of)}
+            found = [(meeting_id, e) for e in alliance.history(meeting_id, **seen(context, as_of))]
+        titles = {m.meeting_id: m.title for m in alliance.meetings(**seen(context, as_of))}
     title = titles[meeting_id]
     if as_json:
         emit_json([

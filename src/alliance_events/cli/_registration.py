@@ -22,6 +22,7 @@ from alliance_events.cli._common import (
     one_format,
     open_alliance,
     recorded_as,
+    seen,
 )
 from alliance_events.cli._tables import (
     deadlines_csv,
@@ -215,7 +216,7 @@ def registration_show(
     one_format(as_json=as_json, as_csv=as_csv)
     with open_alliance(context, read_only=True, quiet=as_json or as_csv) as alliance:
         meeting_id = alliance.find_meeting(name)
-        view = alliance.registration(meeting_id, as_of=as_of)
+        view = alliance.registration(meeting_id, **seen(context, as_of))
         refs = alliance.nomination_references(meeting_id)
     if as_json:
         emit_json(view)
@@ -236,8 +237,9 @@ def registration_list(context: click.Context, *, as_of: AsOf, as_json: bool, as_
     with open_alliance(context, read_only=True, quiet=as_json or as_csv) as alliance:
         views = [
             view
-            for m in alliance.meetings(as_of=as_of)
-            if (view := alliance.registration(m.meeting_id, as_of=as_of)).window != "none"
+            for m in alliance.meetings(**seen(context, as_of))
+            if (view := alliance.registration(m.meeting_id, **seen(context, as_of))).window
+            != "none"
         ]
         refs = alliance.references("meeting")
     if as_json:
@@ -498,7 +500,7 @@ def deadline_list(
             None if organisation_name is None else alliance.find_organisation(organisation_name)
         )
         views = alliance.deadlines(
-            as_of=as_of, meeting=meeting_id, organisation=organisation_id,
+            **seen(context, as_of), meeting=meeting_id, organisation=organisation_id,
             include_cancelled=include_cancelled,
         )
         titles: dict[object, str] = {m.meeting_id: m.title for m in alliance.meetings()}

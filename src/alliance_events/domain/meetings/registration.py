@@ -60,6 +60,7 @@ from alliance_events.domain.meetings.state import (
 )
 from alliance_events.errors import UnknownReferenceError
 from alliance_events.events import Event
+from alliance_events.timing import describe_moment
 
 __all__ = [
     "DECIDED_ON_THE_SEATS",
@@ -227,8 +228,8 @@ def _check_window(opens_at: _dt.datetime, closes_at: _dt.datetime) -> None:
     require(
         closes_at > opens_at,
         "end-after-start",
-        f"registration must close ({closes_at.isoformat()}) after it opens "
-        f"({opens_at.isoformat()})",
+        f"registration must close ({describe_moment(closes_at)}) after it opens "
+        f"({describe_moment(opens_at)})",
     )
 
 
@@ -256,8 +257,8 @@ def _check_open(state: MeetingState, registration: Registration, at: pendulum.Da
     require(
         status == "open",
         "registration-closed" if status == "closed" else "registration-not-open",
-        f"registration for {state.title!r} is {status} at {at.isoformat()} "
-        f"(window {registration.opens_at.isoformat()} to {registration.closes_at.isoformat()})",
+        f"registration for {state.title!r} is {status} at {describe_moment(at)} (window "
+        f"{describe_moment(registration.opens_at)} to {describe_moment(registration.closes_at)})",
     )
 
 
@@ -401,8 +402,9 @@ def _open(
     require(
         command.closes_at > command.at,
         "window-in-past",
-        f"the registration window of {state.title!r} closes {command.closes_at.isoformat()}, "
-        f"before the command's time ({command.at.isoformat()}): nobody could register; "
+        f"the registration window of {state.title!r} closes "
+        f"{describe_moment(command.closes_at)}, before the command's time "
+        f"({describe_moment(command.at)}): nobody could register; "
         "give the time it was opened at (at=, --at) to record it as it was",
     )
     _check_registration_rules(
@@ -440,14 +442,15 @@ def _reopen(
     require(
         registration.closed or command.at >= registration.closes_at,
         "registration-open",
-        f"registration for {state.title!r} is open until {registration.closes_at.isoformat()}:"
+        f"registration for {state.title!r} is open until "
+        f"{describe_moment(registration.closes_at)}:"
         " change its window instead",
     )
     _check_window(registration.opens_at, command.closes_at)
     require(
         command.closes_at > command.at,
         "window-in-past",
-        f"reopening until {command.closes_at.isoformat()}, which has passed",
+        f"reopening until {describe_moment(command.closes_at)}, which has passed",
     )
     return [RegistrationReopened(event_id=next(ids), meeting_id=state.meeting_id,
                                  closes_at=command.closes_at)]

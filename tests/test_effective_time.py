@@ -201,3 +201,15 @@ def test_any_interleaving_equals_recording_in_order_of_effect(
                     interleaved.state.meetings[ids["dialogue"]])
                 assert interleaved.registration(ids["dialogue"]) == ordered.registration(
                     ids["dialogue"])
+
+
+def test_in_effect_at_sees_what_was_recorded_since_it_was_last_asked(
+    alliance: Alliance,
+) -> None:
+    """The state "in effect at" is kept between two questions only while the log stays
+    as it was: a nomination backdated in between shows in the next answer."""
+    ids = _world(alliance)
+    assert alliance.registration(ids["dialogue"], in_effect_at="2023-04-01").seats_taken == 0
+    alliance.nominate(ids["dialogue"], organisation=ids["ruan"], person=ids["Femi Adeyemi"],
+                      role="speaker", at="2023-03-22 16:45")
+    assert alliance.registration(ids["dialogue"], in_effect_at="2023-04-01").seats_taken == 1

@@ -434,6 +434,9 @@ class Alliance:
         self.plugins: tuple[PluginLoad, ...] = ()
         """The installed tools whose event types were loaded (``open(plugins=True)``)."""
         self._runner = ProjectionRunner(log, AllianceProjection())
+        # The last state "in effect at" folded, by (moment, what the log knew, head): a
+        # listing asks for it once per meeting.
+        self._in_effect: tuple[tuple[object, ...], AllianceState] | None = None
 
     @classmethod
     def open(
@@ -555,7 +558,19 @@ class Alliance:
         return self._runner.as_of(time=moment), moment
 
     def _state_in_effect(self, moment: pendulum.DateTime, known: AsOf) -> AllianceState:
-        """Fold the records known at ``known`` that had taken effect by ``moment``."""
+        """Fold the records known at ``known`` that had taken effect by ``moment``.
+
+        The last one folded is kept while the log does not move: a listing asks for the
+        same state once per meeting.
+        """
+        key = (moment, known, self.log.head())
+        if self._in_effect is not None and self._in_effect[0] == key:
+            return self._in_effect[1]
+        state = self._fold_in_effect(moment, known)
+        self._in_effect = (key, state)
+        return state
+
+    def _fold_in_effect(self, moment: pendulum.DateTime, known: AsOf) -> AllianceState:
         if isinstance(known, bool):
             raise RuleViolation("as-of", f"as of {known!r}: give a position or a time")
         if known is None:

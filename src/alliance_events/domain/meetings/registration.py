@@ -294,7 +294,7 @@ def _check_quota(
     )
 
 
-def _check_quotas_hold(state: MeetingState, quotas: tuple[Quota, ...]) -> None:
+def _check_quotas_hold(state: MeetingState, quotas: tuple[Quota, ...], refs: Refs) -> None:
     """Refuse quotas below what a delegation has already."""
     for quota in quotas:
         for organisation_id in {n.organisation_id for n in state.nominations}:
@@ -306,7 +306,8 @@ def _check_quotas_hold(state: MeetingState, quotas: tuple[Quota, ...]) -> None:
             require(
                 count <= quota.limit,
                 "quota",
-                f"organisation {organisation_id} has {count} {quota.role.value}(s) already, "
+                f"{refs.organisation_name(organisation_id)} has {count} {quota.role.value}(s) "
+                "already, "
                 f"more than the new quota of {quota.limit}",
             )
 
@@ -346,7 +347,7 @@ def _waitlist_latest(
 
 
 def _funding_cap(
-    state: MeetingState, registration: Registration, nomination: Nomination
+    state: MeetingState, registration: Registration, nomination: Nomination, refs: Refs
 ) -> None:
     """Refuse funding beyond the funded roles, the funded places or the cap per delegation.
 
@@ -381,7 +382,7 @@ def _funding_cap(
     require(
         per_delegation is None or funded_here < per_delegation,
         "funding-cap",
-        f"organisation {nomination.organisation_id} has {funded_here} funded place(s) "
+        f"{refs.organisation_name(nomination.organisation_id)} has {funded_here} funded place(s) "
         f"already; the cap is {per_delegation} per delegation",
     )
 
@@ -490,11 +491,11 @@ def _change_capacity(
 
 
 def _change_quota(
-    state: MeetingState, command: ChangeQuota, _: Refs, ids: Iterator[uuid.UUID]
+    state: MeetingState, command: ChangeQuota, refs: Refs, ids: Iterator[uuid.UUID]
 ) -> list[Event]:
     _registration_of(state)
     _check_registration_rules(None, command.quotas, None, None)
-    _check_quotas_hold(state, command.quotas)
+    _check_quotas_hold(state, command.quotas, refs)
     return [QuotaChanged(event_id=next(ids), meeting_id=state.meeting_id,
                          quotas=command.quotas)]
 
@@ -516,7 +517,7 @@ def _nominate(
     require(
         not any(n.person_id == command.person_id and n.status.active for n in state.nominations),
         "nominated-twice",
-        f"person {command.person_id} is nominated for {state.title!r} already",
+        f"{refs.person_name(command.person_id)} is nominated for {state.title!r} already",
     )
     _check_quota(state, registration, command, refs)
     return [
@@ -536,6 +537,7 @@ def _nominate(
 def _leave(
     state: MeetingState,
     command: WithdrawNomination | DeclineNomination,
+    refs: Refs,
     ids: Iterator[uuid.UUID],
     event_class: type[NominationWithdrawn] | type[NominationDeclined],
 ) -> list[Event]:
@@ -544,7 +546,8 @@ def _leave(
     require(
         nomination.status.active,
         "nomination-ended",
-        f"nomination {nomination.nomination_id} is {nomination.status.value} already",
+        f"{refs.person_name(nomination.person_id)}'s nomination is "
+        f"{nomination.status.value} already",
     )
     events: list[Event] = [
         event_class(event_id=next(ids), meeting_id=state.meeting_id,
@@ -556,30 +559,30 @@ def _leave(
 
 
 def _withdraw(
-    state: MeetingState, command: WithdrawNomination, _: Refs, ids: Iterator[uuid.UUID]
+    state: MeetingState, command: WithdrawNomination, refs: Refs, ids: Iterator[uuid.UUID]
 ) -> list[Event]:
-    return _leave(state, command, ids, NominationWithdrawn)
+    return _leave(state, command, refs, ids, NominationWithdrawn)
 
 
 def _decline(
-    state: MeetingState, command: DeclineNomination, _: Refs, ids: Iterator[uuid.UUID]
+    state: MeetingState, command: DeclineNomination, refs: Refs, ids: Iterator[uuid.UUID]
 ) -> list[Event]:
-    return _leave(state, command, ids, NominationDeclined)
+    return _leave(state, command, refs, ids, NominationDeclined)
 
 
 def _confirm_nomination(
-    state: MeetingState, command: ConfirmNomination, _: Refs, ids: Iterator[uuid.UUID]
+    state: MeetingState, command: ConfirmNomination, refs: Refs, ids: Iterator[uuid.UUID]
 ) -> list[Event]:
     registration = _registration_of(state)
     nomination = _nomination_of(state, command.nomination_id)
     require(
         nomination.status is NominationStatus.NOMINATED,
         "waitlisted" if nomination.status is NominationStatus.WAITLISTED else "nomination-ended",
-        f"nomination {nomination.nomination_id} is {nomination.status.value}: only a "
-        "nomination holding a seat can be confirmed",
+        f"{refs.person_name(nomination.person_id)}'s nomination is "
+        f"{nomination.status.value}: only a nomination holding a seat can be confirmed",
     )
     if command.funded:
-        _funding_cap(state, registration, nomination)
+        _funding_cap(state, registration, nomination, refs)
     return [NominationConfirmed(event_id=next(ids), meeting_id=state.meeting_id,
                                 nomination_id=nomination.nomination_id, funded=command.funded)]
 

@@ -230,6 +230,11 @@ class Refs:
             return str(organisation_id)
         return organisation.acronym or organisation.name
 
+    def person_name(self, person_id: uuid.UUID) -> str:
+        """Return the person's name for messages (their id if unknown)."""
+        person = self.persons.get(person_id)
+        return str(person_id) if person is None else person.name
+
 
 Decider = Callable[[MeetingState, Any, Refs, Iterator[uuid.UUID]], list[Event]]
 """A rule deciding one command on a scheduled meeting, given its refs and event ids."""

@@ -17,6 +17,7 @@ import cProfile
 import datetime
 import enum
 import functools
+import hashlib
 import io
 import json
 import os
@@ -49,7 +50,7 @@ CACHE = HERE / ".cache"
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 PAGE = 2_000  # the SQLite log's default page size; every contender reads pages this big
 VIENNA = pendulum.timezone("Europe/Vienna")
-CACHE_FORMAT = 2  # bump when the generated 1M-event file must be rebuilt
+CACHE_FORMAT = 3  # bump when the generated 1M-event file must be rebuilt (3: unique values)
 
 # -- the event ---------------------------------------------------------------------------
 
@@ -75,38 +76,33 @@ class MeetingScheduled(Event):
     rooms: tuple[str, str]
 
 
-def templates(count: int = 64, seed: int = 7) -> list[MeetingScheduled]:
-    """Distinct realistic events; each append gets a copy with a fresh event id."""
-    rng = random.Random(seed)
-    words = ["Plenary", "Working group", "Side event", "Briefing", "Consultation"]
-    topics = ["on drug policy", "on crime prevention", "with member states", "on youth"]
-    result = []
-    for i in range(count):
-        start = pendulum.datetime(2025, 1, 6, 9, 0, tz=VIENNA).add(
-            days=rng.randrange(0, 700), minutes=15 * rng.randrange(0, 36)
-        )
-        title = f"{rng.choice(words)} {rng.choice(topics)} #{i:03d}"
-        result.append(
-            MeetingScheduled(
-                event_id=uuid.UUID(int=0),  # each append gets a copy with a fresh id
-                meeting_id=uuid.UUID(int=rng.getrandbits(128), version=4),
-                starts_at=start,
-                ends_at=start.add(hours=rng.choice([1, 2, 3])),
-                registration_closes=start.date().subtract(days=14),
-                title=(title + " " * 40)[:40],
-                capacity=rng.randrange(10, 400),
-                status=rng.choice(list(Status)),
-                rooms=(f"M{rng.randrange(1, 8)}", f"Board room {rng.randrange(1, 4)}"),
-            )
-        )
-    return result
-
-
-TEMPLATES = templates()
+WORDS = ("Plenary", "Working group", "Side event", "Briefing", "Consultation")
+TOPICS = ("on drug policy", "on crime prevention", "with member states", "on youth")
+FIRST_START = pendulum.datetime(2025, 1, 6, 9, 0, tz=VIENNA)
 
 
 def fresh(k: int) -> MeetingScheduled:
-    return attrs.evolve(TEMPLATES[k % len(TEMPLATES)], event_id=new_id())
+    """The ``k``-th event: its own values, as in a real log (and a fresh event id).
+
+    Its meeting id and title are unique; it starts 7 minutes after the ``k - 1``-th
+    (so its times are unique too, across summer-time changes); its date of closing
+    registration is shared with the events of the same day (~200 of them).
+    """
+    digest = hashlib.blake2b(k.to_bytes(8, "big"), digest_size=16).digest()
+    pick = digest[0]
+    start = FIRST_START.add(minutes=7 * k)
+    title = f"#{k} {WORDS[pick % 5]} {TOPICS[pick % 4]}"
+    return MeetingScheduled(
+        event_id=new_id(),
+        meeting_id=uuid.UUID(bytes=digest, version=4),
+        starts_at=start,
+        ends_at=start.add(hours=1 + digest[1] % 3),
+        registration_closes=start.date().subtract(days=14),
+        title=(title + " " * 40)[:40],
+        capacity=10 + digest[2] * 390 // 256,
+        status=list(Status)[digest[3] % 3],
+        rooms=(f"M{1 + digest[4] % 7}", f"Board room {1 + digest[5] % 3}"),
+    )
 
 
 # -- plans: the same work for every contender ------------------------------------------
@@ -298,7 +294,8 @@ class RawSQLite(Contender):
 
 
 class RawSQLiteTyped(RawSQLite):
-    """Raw reads that also build the event by hand (a floor for any typed decoding)."""
+    """Raw reads that also build the event by hand, in plain Python (typed decoding as
+    hand-written code does it)."""
 
     reads_only = True
 
@@ -878,7 +875,8 @@ def run_backend(
     notes = []
     samples = bench_reads(make(), fill, args.repeat, notes)
     rows.append(make_row(backend, f"read_all + decode x{args.events}", args.events,
-                         samples, notes, target_raw=0.40, target_es=4.0))
+                         samples, notes, target_raw=0.70 if backend == "PostgreSQL" else 0.50,
+                         target_es=4.0))
     return rows
 
 

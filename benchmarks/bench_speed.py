@@ -14,7 +14,10 @@ trick and with the plain way swapped in), in interleaved rounds, best of ``--rep
   benchmark's 10,000-meeting log (``--quick``: 1,000) and a cold render of its public
   feed;
 * ``NameUuids`` vs ``str(uuid.uuid5(...))``: one UID, new and made before, and a cold
-  render of that public feed with each way.
+  render of that public feed with each way;
+* ``as_datetime`` vs pendulum's constructor: one date-time, the codec reading 20,000
+  stored date-times in a named zone (each its own) and a log read building 20,000
+  ``recorded_at`` with each way; and a date, which the same trick does not speed up.
 
 Times are this process's CPU time (``time.process_time``), so that other processes on a
 shared machine do not count (their effect on the caches still does). The logs are the
@@ -26,6 +29,7 @@ benchmarks/README.md); every measurement runs on a copy. The figures quoted in
 import argparse
 import collections
 import contextlib
+import datetime as _dt
 import gc
 import shutil
 import sys
@@ -40,10 +44,11 @@ from typing import Any
 import attrs
 import pendulum
 
-from alliance_events import Alliance, open_log
+from alliance_events import Alliance, codec, open_log
 from alliance_events import _speed as speed
 from alliance_events.ical import Audience, FeedRenderer
 from alliance_events.ical import _items as items
+from alliance_events.log import base as log_base
 from alliance_events.testing import FixedClock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -305,6 +310,68 @@ def uid_section(out: list[str], alliance: Any, clock: FixedClock, repeat: int) -
                     figures["plain"]))
 
 
+def plain_as_datetime(cls: Any, value: _dt.datetime, tzinfo: Any) -> Any:
+    return cls(value.year, value.month, value.day, value.hour, value.minute, value.second,
+               value.microsecond, tzinfo=tzinfo)
+
+
+def datetime_section(out: list[str], repeat: int) -> None:
+    zone = pendulum.timezone("Europe/Vienna")
+    value = _dt.datetime(2025, 3, 22, 15, 45, 10, 5)  # noqa: DTZ001 - a wall time
+    day = _dt.date(2025, 3, 22)
+    state = _dt.date.__reduce__
+    out.append("as_datetime vs pendulum's constructor                                   "
+               "  trick   plain")
+    out.append(line(
+        "one date-time in a zone",
+        best(lambda: speed.as_datetime(pendulum.DateTime, value, zone), repeat=repeat,
+             number=100_000),
+        best(lambda: plain_as_datetime(pendulum.DateTime, value, zone), repeat=repeat,
+             number=100_000), "µs"))
+    out.append(line(
+        "  a date the same way (not used: no faster)",
+        best(lambda: pendulum.Date(state(day)[1][0]), repeat=repeat, number=100_000),
+        best(lambda: pendulum.Date(day.year, day.month, day.day), repeat=repeat,
+             number=100_000), "µs"))
+    start = pendulum.datetime(2025, 1, 6, 9, 0, tz=zone)
+    texts = [codec._encode_datetime(start.add(minutes=7 * k)) for k in range(20_000)]
+
+    def read_all() -> None:
+        for text in texts:
+            codec._decode_datetime(text)
+
+    def plain_read_all() -> None:
+        saved = codec.as_datetime
+        codec.as_datetime = plain_as_datetime
+        try:
+            read_all()
+        finally:
+            codec.as_datetime = saved
+
+    trick = best(read_all, repeat=repeat, number=1) / len(texts)
+    plain = best(plain_read_all, repeat=repeat, number=1) / len(texts)
+    out.append(line("the codec reading a stored date-time in a zone", trick, plain, "µs"))
+
+    decoder = log_base.RecordDecoder(codec.Codec())
+    moments = [1_700_000_000_000_000 + 7_919_993 * k for k in range(20_000)]
+
+    def recorded_all() -> None:
+        for micros in moments:
+            decoder.recorded_at(micros)
+
+    def plain_recorded_all() -> None:
+        saved = log_base.as_datetime
+        log_base.as_datetime = plain_as_datetime
+        try:
+            recorded_all()
+        finally:
+            log_base.as_datetime = saved
+
+    trick = best(recorded_all, repeat=repeat, number=1) / len(moments)
+    plain = best(plain_recorded_all, repeat=repeat, number=1) / len(moments)
+    out.append(line("a log read's recorded_at, each its own", trick, plain, "µs"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the smaller logs, one round")
@@ -332,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                                   repeat)
             say("[NameUuids]")
             uid_section(out, alliance, feed_clock, repeat)
+            say("[as_datetime]")
+            datetime_section(out, repeat)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print("\n".join(out))

@@ -8,11 +8,16 @@ text can carry it. Nonexistent wall times (inside a spring-forward gap) are not 
 from __future__ import annotations
 
 import datetime as _dt
+import enum
 import json
+import types
+import typing
 import uuid
 import zoneinfo
 from collections.abc import Sequence
+from typing import Any
 
+import attrs
 import orjson
 import pendulum
 from hypothesis import strategies as st
@@ -34,6 +39,7 @@ __all__ = [
     "everything_events",
     "fixed_offset_datetimes",
     "ical_texts",
+    "instances_of",
     "is_ambiguous",
     "json_texts",
     "json_values",
@@ -48,6 +54,7 @@ __all__ = [
     "times",
     "type_names",
     "uuids",
+    "values_of",
 ]
 
 ZONES: Sequence[str] = (
@@ -269,6 +276,56 @@ def batches(
         result.append((draw(stream_names()), flat[start : start + size]))
         start += size
     return result
+
+
+def values_of(annotation: Any) -> st.SearchStrategy[Any]:  # noqa: PLR0911
+    """Any value of an event field's type (from its annotation) that the codec can encode.
+
+    Text, 64-bit integers, finite floats, booleans, UUIDs, pendulum's date-times (named
+    zones, overlaps, fixed offsets), dates, times and durations, enums, optional values and
+    unions, tuples, frozensets, lists and dicts of them, and attrs classes of such fields.
+    """
+    simple: dict[Any, st.SearchStrategy[Any]] = {
+        str: texts(),
+        int: _INT64,
+        float: st.floats(allow_nan=False, allow_infinity=False),
+        bool: st.booleans(),
+        uuid.UUID: uuids(),
+        pendulum.DateTime: datetimes(),
+        pendulum.Date: dates(),
+        pendulum.Time: times(),
+        pendulum.Duration: durations(),
+        type(None): st.none(),
+    }
+    if annotation in simple:
+        return simple[annotation]
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return st.one_of([values_of(arg) for arg in args])
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return st.lists(values_of(args[0]), max_size=3).map(tuple)
+        return st.tuples(*(values_of(arg) for arg in args))
+    if origin is frozenset:
+        return st.frozensets(values_of(args[0]), max_size=3)
+    if origin is list:
+        return st.lists(values_of(args[0]), max_size=3)
+    if origin is dict:
+        return st.dictionaries(values_of(args[0]), values_of(args[1]), max_size=3)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return st.sampled_from(list(annotation))
+    if isinstance(annotation, type) and attrs.has(annotation):
+        return instances_of(annotation)
+    raise AssertionError(f"no strategy for {annotation!r}: add one to values_of")
+
+
+def instances_of(cls: type) -> st.SearchStrategy[Any]:
+    """Instances of an attrs class (an event class: any registered type), every field drawn."""
+    hints = typing.get_type_hints(cls)
+    return st.builds(cls, **{
+        field.name: values_of(hints[field.name])
+        for field in attrs.fields(cls)  # type: ignore[arg-type]
+    })
 
 
 def json_values() -> st.SearchStrategy[object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import gc
 import linecache
 import threading
@@ -11,11 +12,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
+import pendulum
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alliance_events._speed import NameUuids, replace, without_cyclic_gc
+from alliance_events._speed import NameUuids, as_datetime, replace, without_cyclic_gc
 
 # -- replace vs attrs.evolve ----------------------------------------------------------------
 
@@ -307,3 +309,31 @@ class TestNameUuids:
         for _ in range(2):
             for item_id in ids:
                 assert uids("meeting", item_id) == str(uuid.uuid5(namespace, f"meeting:{item_id}"))
+
+
+# -- as_datetime vs pendulum's constructor -------------------------------------------------
+
+
+class TestAsDatetime:
+    @given(
+        value=st.datetimes(timezones=st.none() | st.timezones()),
+        fold=st.integers(0, 1),
+        zone=st.sampled_from(["UTC", "Europe/Vienna", "America/St_Johns", None]),
+    )
+    def test_it_gives_what_the_constructor_gives(
+        self, value: _dt.datetime, fold: int, zone: str | None
+    ) -> None:
+        """Any date-time (naive or aware, either fold), any zone or none: what
+        ``pendulum.DateTime(value.year, ..., tzinfo=zone)`` gives, fold 0."""
+        value = value.replace(fold=fold)
+        tzinfo = None if zone is None else pendulum.timezone(zone)
+        made = as_datetime(pendulum.DateTime, value, tzinfo)
+        expected = pendulum.DateTime(
+            value.year, value.month, value.day, value.hour, value.minute, value.second,
+            value.microsecond, tzinfo=tzinfo,
+        )
+        assert type(made) is pendulum.DateTime
+        assert made.tzinfo is tzinfo
+        assert made.fold == expected.fold == 0
+        assert made.isoformat() == expected.isoformat()
+        assert made == expected

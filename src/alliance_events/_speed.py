@@ -9,13 +9,16 @@ plain way. A trick that stops paying goes; one that pays serves every place it a
 * :func:`replace` is ``attrs.evolve`` for the frozen states the domain copies per event;
 * :func:`without_cyclic_gc` pauses the cyclic garbage collector while a fold or a render
   runs (process-wide: see there);
-* :class:`NameUuids` is ``str(uuid.uuid5(namespace, f"{kind}:{item_id}"))``, remembered.
+* :class:`NameUuids` is ``str(uuid.uuid5(namespace, f"{kind}:{item_id}"))``, remembered;
+* :func:`as_datetime` builds a date-time of a subclass (pendulum's) from a plain one,
+  for the codec's and the log's reads.
 
 It imports the standard library and attrs only, so that every layer may import it.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import gc
 import linecache
 import uuid
@@ -25,9 +28,10 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
-__all__ = ["NameUuids", "replace", "without_cyclic_gc"]
+__all__ = ["NameUuids", "as_datetime", "replace", "without_cyclic_gc"]
 
 T = TypeVar("T")
+DT = TypeVar("DT", bound=_dt.datetime)
 
 # -- replace: attrs.evolve, as straight-line code ------------------------------------
 
@@ -205,3 +209,24 @@ class NameUuids:
                 f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
             )
         return text
+
+
+# -- as_datetime: a subclass's date-time from a plain one --------------------------------
+
+_DATETIME_STATE: Final = _dt.datetime.__reduce__
+
+
+def as_datetime(cls: type[DT], value: _dt.datetime, tzinfo: _dt.tzinfo | None) -> DT:
+    """Return ``cls(value.year, value.month, ..., value.microsecond, tzinfo=tzinfo)``.
+
+    Its ``fold`` is 0 whatever ``value``'s. ``cls`` is a subclass of ``datetime`` that
+    keeps ``datetime``'s own ``__new__`` and ``__init__`` (pendulum's ``DateTime``). It is
+    built from ``value``'s pickled state (ten bytes: ``datetime``'s documented pickle
+    form, which its constructor takes back without parsing seven arguments). Measured
+    (``benchmarks/bench_speed.py``): 0.29 µs instead of 0.59 for a pendulum date-time in
+    a zone; the codec reads a stored date-time in a named zone in 0.65 µs instead of 0.97
+    with it, and a log read builds a record's ``recorded_at`` in 0.91 µs instead of 1.28
+    (most records of a real log have their own). (A date is not worth it:
+    ``pendulum.Date(y, m, d)`` takes as long.)
+    """
+    return cls(_DATETIME_STATE(value)[1][0], tzinfo)  # type: ignore[call-arg, arg-type]

@@ -75,7 +75,7 @@ except ImportError:  # pragma: no cover - Windows: no file-size limit
     resource = None  # type: ignore[assignment]
 
 from alliance_events.clock import Clock, system_clock
-from alliance_events.codec import Codec, uuid_from_int
+from alliance_events.codec import Codec, uuid_from_bytes
 from alliance_events.errors import (
     ConcurrencyError,
     ConsumerBusyError,
@@ -812,8 +812,8 @@ class SQLiteLog:
     def _decode(self, row: _Row) -> Recorded:
         position, stream, version, raw_id, type_name, schema, data, metadata, micros, _ = row
         return self._decoder(
-            position, stream, version, uuid_from_int(int.from_bytes(raw_id)), type_name,
-            schema, data, metadata, micros,
+            position, stream, version, uuid_from_bytes(raw_id), type_name, schema, data,
+            metadata, micros,
         )
 
 

@@ -381,10 +381,12 @@ class TestRefusedArguments:
         assert_nothing_written(log, 0, s=0)
 
     @pytest.mark.parametrize(
-        "stream", ["", "x" * (MAX_STREAM_LENGTH + 1), None, 7, b"bytes", ("s",), "a\x00b"]
+        "stream",
+        ["", "x" * (MAX_STREAM_LENGTH + 1), None, 7, b"bytes", ("s",), "a\x00b", "a\ud800b"],
     )
     def test_invalid_stream_names(self, log, stream):
-        """Empty, over-long, NUL-holding and non-text stream names are refused everywhere."""
+        """Empty, over-long, NUL-holding, lone-surrogate and non-text stream names are
+        refused everywhere (the same on every backend, before SQL sees them)."""
         with pytest.raises(InvalidStreamNameError):
             log.append(stream, [noted(1)], expected_version=0)
         with pytest.raises(InvalidStreamNameError):

@@ -232,7 +232,8 @@ def check_stream(stream: object) -> str:
     """Return ``stream`` if it is a valid stream name.
 
     Raises:
-        InvalidStreamNameError: it is not a string, is empty, or is longer than 200.
+        InvalidStreamNameError: it is not a string, is empty, is longer than 200, holds
+            a NUL or a lone surrogate (no UTF-8 for it: SQLite and PostgreSQL refuse it).
 
     """
     if not isinstance(stream, str):
@@ -246,6 +247,14 @@ def check_stream(stream: object) -> str:
         )
     if "\x00" in stream:
         raise InvalidStreamNameError(f"stream name must not contain NUL: {stream!r}")
+    if not stream.isascii():
+        try:
+            stream.encode()
+        except UnicodeEncodeError:
+            raise InvalidStreamNameError(
+                f"stream name must be text a database can store (UTF-8): {stream!r} holds a "
+                "lone surrogate"
+            ) from None
     return stream
 
 
@@ -295,8 +304,9 @@ def prepare_batch(
         the batch), CodecError, UnknownEventTypeError.
 
     """
-    if type(stream) is not str or not 0 < len(stream) <= MAX_STREAM_LENGTH or "\x00" in stream:
-        check_stream(stream)  # raises, naming what is wrong
+    if (type(stream) is not str or not 0 < len(stream) <= MAX_STREAM_LENGTH or "\x00" in stream
+            or not stream.isascii()):
+        check_stream(stream)  # raises, naming what is wrong (non-ASCII: if not UTF-8)
     expected = (
         expected_version
         if type(expected_version) is int and expected_version >= 0

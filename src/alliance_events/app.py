@@ -335,7 +335,7 @@ def _before_the_first(first: Recorded, command: Command) -> RuleViolation:
 def _check_backdated(
     evolve: Callable[[Any, Event], Any],
     records: Sequence[Recorded],
-    earlier: Sequence[Recorded],
+    before: Any,
     later: Sequence[Recorded],
     events: Sequence[Event],
     command: Command,
@@ -351,8 +351,7 @@ def _check_backdated(
     nomination seated or waitlisted, a withdrawal moving the first waiting up:
     ``DECIDED_ON_THE_SEATS``): that decision would have to be taken again.
     """
-    before = fold(evolve, (r.event for r in earlier))
-    after = fold(evolve, events, before)
+    after = fold(evolve, events, before)  # ``before``: the stream as it stood then
     touches_seats = isinstance(after, mt.MeetingState) and mt.seats_changed(before, after)
     decided_on_seats = {cls.__name__ for cls in mt.DECIDED_ON_THE_SEATS}
     for record in later:
@@ -366,9 +365,7 @@ def _check_backdated(
                 "decided on the seats taken then; record it at a later time, or correct "
                 "the later facts first",
             )
-    in_effect_order = fold(
-        evolve, [*(r.event for r in earlier), *events, *(r.event for r in later)]
-    )
+    in_effect_order = fold(evolve, (r.event for r in later), after)
     in_log_order = fold(evolve, [*(r.event for r in records), *events])
     if in_effect_order == in_log_order:
         return
@@ -728,7 +725,7 @@ class Alliance:
             if not events:
                 return []
             if later:
-                _check_backdated(aggregate.evolve, records, earlier, later, events, command)
+                _check_backdated(aggregate.evolve, records, state, later, events, command)
             try:
                 return self.log.append(
                     stream, events, expected_version=len(records), metadata=metadata

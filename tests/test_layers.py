@@ -40,8 +40,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "log": ("log",),
     "projections": ("projections",),
     "calendar": ("ical",),
-    "application": ("app",),
-    "edges": ("web", "cli"),
+    "application": ("app", "notify"),
+    "edges": ("web", "cli", "mail"),
 }
 
 # DESIGN.md's "may import" column: layer -> the modules it may import.
@@ -83,6 +83,8 @@ EXTRA: dict[tuple[str, str], str] = {
     "audiences, times), without reaching into them",
     ("cli", "demo"): "`alliance-events demo` records the library's demonstration",
     ("cli", "web"): "`alliance-events serve` starts the feed server",
+    ("cli", "mail"): "`alliance-events notify run` sends the outbox's e-mail by SMTP",
+    ("cli", "notify"): "`alliance-events notify` runs the outbox, previews it, reports on it",
     ("facade", "*"): "it re-exports the public names of every layer (the heavy ones lazily)",
 }
 

@@ -38,6 +38,7 @@ from alliance_events.errors import (
     ConsumerSupersededError,
     CorruptLogError,
     CorruptRecordError,
+    DeliveryError,
     DomainError,
     DuplicateEventError,
     EventDefinitionError,
@@ -142,6 +143,7 @@ __all__ = [
     "DeadlineView",
     "DelegateView",
     "DelegationView",
+    "DeliveryError",
     "DomainError",
     "DuplicateEventError",
     "EncodedEvent",
@@ -169,6 +171,8 @@ __all__ = [
     "NominationStatus",
     "NonexistentTimeError",
     "NotALogError",
+    "Notifier",
+    "NotifySettings",
     "OfficerRole",
     "OpaqueEvent",
     "ReadOnlyStorageError",
@@ -238,6 +242,8 @@ _LAZY = {
     "DelegationView": "alliance_events.projections.registration",
     "MeetingView": "alliance_events.projections.registration",
     "RegistrationView": "alliance_events.projections.registration",
+    "Notifier": "alliance_events.notify",
+    "NotifySettings": "alliance_events.notify",
 }
 
 

@@ -45,6 +45,7 @@ from alliance_events.clock import Clock, IdFactory, new_id, system_clock
 from alliance_events.domain import deadlines as dl
 from alliance_events.domain import directory as dr
 from alliance_events.domain import meetings as mt
+from alliance_events.domain import outbox as ob
 from alliance_events.domain import settings as st
 from alliance_events.domain.catalog import missing_library_types, with_library_types
 from alliance_events.domain.common import (
@@ -224,13 +225,15 @@ def _meeting_refs(alliance: Alliance, command: Command, meeting_id: uuid.UUID) -
 _MEETING: Final = _Aggregate(mt.meeting_stream, mt.evolve, mt.decide, _meeting_refs)
 _DEADLINE: Final = _Aggregate(dl.deadline_stream, dl.evolve, dl.decide, _known_organisations)
 _ORGANISATION: Final = _Aggregate(
-    dr.organisation_stream, dr.organisations.evolve, dr.organisations.decide, _no_refs
+    dr.organisation_stream, dr.organisations.evolve, dr.organisations.decide, _known_persons
 )
 _PERSON: Final = _Aggregate(
     dr.person_stream, dr.persons.evolve, dr.persons.decide, _known_organisations
 )
 _BODY: Final = _Aggregate(dr.body_stream, dr.bodies.evolve, dr.bodies.decide, _known_persons)
 _SETTINGS: Final = _Aggregate(st.settings_stream, st.evolve, st.decide, _no_refs)
+_MESSAGE: Final = _Aggregate(ob.message_stream, ob.evolve_message, ob.decide_message, _no_refs)
+_NOTIFIER: Final = _Aggregate(ob.outbox_stream, ob.evolve_notifier, ob.decide_notifier, _no_refs)
 
 _Route = Callable[["Alliance", Any], tuple[_Aggregate, Any]]
 """Where a command is decided: its aggregate, and the key of its stream."""
@@ -275,6 +278,7 @@ _ROUTES: Final[Mapping[type[Command], _Route]] = {
     dr.RegisterOrganisation: _by(_ORGANISATION, "organisation_id"),
     dr.IssueFeedToken: _by(_ORGANISATION, "organisation_id"),
     dr.RevokeFeedToken: _by(_ORGANISATION, "organisation_id"),
+    dr.AppointFocalPoint: _by(_ORGANISATION, "organisation_id"),
     dr.RegisterPerson: _by(_PERSON, "person_id"),
     dr.ChangePersonDetails: _by(_PERSON, "person_id"),
     dr.AppointOfficer: _by(_BODY, "body"),
@@ -306,6 +310,12 @@ _ROUTES: Final[Mapping[type[Command], _Route]] = {
     ExtendDeadline: _deadline,
     CancelDeadline: _deadline,
     RecordReminderSent: _deadline,
+    # the outbox: its e-mails, and where it started
+    ob.QueueMessage: _by(_MESSAGE, "message_id"),
+    ob.SkipMessage: _by(_MESSAGE, "message_id"),
+    ob.RecordSendFailure: _by(_MESSAGE, "message_id"),
+    ob.RecordMessageSent: _by(_MESSAGE, "message_id"),
+    ob.StartNotifier: lambda _, __: (_NOTIFIER, ob.NOTIFIER),
 }
 """Every command the application runs: which aggregate decides it, on which stream."""
 
@@ -651,6 +661,22 @@ class Alliance:
         )
         return self._run(command, backdated=effective < now)
 
+    def execute(self, command: Command, *, backdated: bool = False) -> list[Recorded]:
+        """Run a domain command as it is (its id, time and actor given); return its records.
+
+        For tools that build the domain's commands themselves (the reminder outbox of
+        :mod:`alliance_events.notify` does): the same path as every method of this class,
+        so the same rules, ranges and command-id checks. ``backdated``: its time is a
+        moment past, judged against the stream as it stood then (as ``at=`` does).
+
+        Raises:
+            KeyError: not a command this application runs.
+
+        """
+        if type(command) not in _ROUTES:
+            raise KeyError(f"not a command of the application: {type(command).__name__}")
+        return self._run(command, backdated=backdated)
+
     def effective_time(self, at: Moment, *, now: _dt.datetime | None = None) -> pendulum.DateTime:
         """Return the moment ``at`` names, as a command's effective time.
 
@@ -855,6 +881,23 @@ class Alliance:
         """
         base_url = self.feed_address
         return None if base_url is None else subscribe_links(base_url, token)
+
+    def appoint_focal_point(
+        self,
+        organisation: uuid.UUID,
+        person: uuid.UUID | None,
+        *,
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
+    ) -> None:
+        """Name the organisation's focal point: the person its alliance e-mails go to.
+
+        ``person`` must be a person of that organisation (``None``: nobody any more). The
+        reminder outbox (:mod:`alliance_events.notify`) writes to the focal point.
+        """
+        self._do(dr.AppointFocalPoint, command_id, actor, at, organisation_id=organisation,
+                 person_id=person)
 
     def register_person(
         self,

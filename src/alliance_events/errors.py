@@ -16,6 +16,8 @@ The tree::
     │   ├── RuleViolation             the command is refused by a rule
     │   ├── UnknownReferenceError     it names a meeting, organisation, ... that is unknown
     │   └── TokenShownOnceError       a retried token issue: issued, but shown only once
+    ├── DeliveryError             an e-mail could not be handed to the mail server
+    │                             (``permanent``: refused for good; else retried)
     └── LogError                  the log refused an operation
         ├── InvalidAppendError    a non-event, a bad expected version, a bad batch
         ├── InvalidStreamNameError    an empty, over-long or non-text stream name
@@ -53,6 +55,7 @@ __all__ = [
     "ConsumerSupersededError",
     "CorruptLogError",
     "CorruptRecordError",
+    "DeliveryError",
     "DomainError",
     "DuplicateEventError",
     "EventDefinitionError",
@@ -174,6 +177,21 @@ class TokenShownOnceError(DomainError):
             f"shown only when it is issued: if it was lost, revoke {token_id} and issue "
             "another",
         )
+
+
+class DeliveryError(AllianceEventsError):
+    """The mail server did not take a message.
+
+    Attributes:
+        permanent: it refused the message for good (an SMTP 5xx reply, a bad address):
+            retrying sends nothing more. Otherwise (4xx, a time-out, no connection) the
+            outbox retries with back-off.
+
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        self.permanent = permanent
+        super().__init__(message)
 
 
 class LogError(AllianceEventsError):

@@ -18,12 +18,20 @@ module                commands
                       ``confirm-nomination``, ``decline-nomination``, ``deadline``
 ``_feeds``            ``export``, ``tail``, ``serve``, ``demo``
 ``_verify``           ``verify``
+``_notify``           ``notify`` (the reminder outbox)
 ====================  =================================================================
 """
 
 from __future__ import annotations
 
-from alliance_events.cli import _directory, _feeds, _meetings, _registration, _verify
+from alliance_events.cli import (
+    _directory,
+    _feeds,
+    _meetings,
+    _notify,
+    _registration,
+    _verify,
+)
 from alliance_events.cli._common import DB_ENV, DEFAULT_DB, catch_up, main, refusals_exit
 from alliance_events.cli._feeds import write_atomically
 from alliance_events.cli._tables import registration_table, summary_table
@@ -40,4 +48,4 @@ __all__ = [
 ]
 
 # The modules register their commands on ``main`` when imported.
-del _directory, _feeds, _meetings, _registration, _verify
+del _directory, _feeds, _meetings, _notify, _registration, _verify

@@ -118,6 +118,39 @@ def organisation_list(context: click.Context, *, as_json: bool, as_csv: bool) ->
     console().print(table)
 
 
+@organisation.command("focal-point")
+@click.argument("organisation_name", metavar="ORGANISATION")
+@click.argument("person_name", metavar="PERSON", required=False)
+@click.option("--none", "nobody", is_flag=True,
+              help="The organisation has no focal point any more.")
+@command_id_option
+@click.pass_context
+def organisation_focal_point(
+    context: click.Context, *, organisation_name: str, person_name: str | None, nobody: bool
+) -> None:
+    """Name PERSON the focal point of ORGANISATION: the alliance's e-mails go to them.
+
+    PERSON must be a person of ORGANISATION with an e-mail address for reminders to
+    reach them (`alliance-events notify preview` shows who gets what).
+    """
+    if nobody == (person_name is not None):
+        raise click.UsageError("give a PERSON, or --none")
+    with open_alliance(context) as alliance:
+        organisation_id = alliance.find_organisation(organisation_name)
+        person_id = None if person_name is None else alliance.find_person(person_name)
+        alliance.appoint_focal_point(organisation_id, person_id, **recorded_as(context))
+        state = alliance.state
+        name = state.organisation_name(organisation_id)
+        person = None if person_id is None else state.persons[person_id]
+    if person is None:
+        click.echo(f"{name} has no focal point now")
+        return
+    click.echo(f"{person.name} is the focal point of {name}")
+    if not person.email:
+        click.echo(f"note: {person.name} has no e-mail address: no e-mail can reach them",
+                   err=True)
+
+
 # -- persons --------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from alliance_events.domain import deadlines, directory, meetings, settings
+from alliance_events.domain import deadlines, directory, meetings, outbox, settings
 from alliance_events.events import Event, EventRegistry, Upcaster
 
 __all__ = [
@@ -66,11 +66,18 @@ EVENT_TYPES: Final[tuple[tuple[type[Event], str, int], ...]] = (
     (directory.OrganisationRegistered, "OrganisationRegistered", 1),
     (directory.FeedTokenIssued, "FeedTokenIssued", 1),
     (directory.FeedTokenRevoked, "FeedTokenRevoked", 1),
+    (directory.FocalPointAppointed, "FocalPointAppointed", 1),
     (directory.PersonRegistered, "PersonRegistered", 1),
     (directory.PersonDetailsChanged, "PersonDetailsChanged", 1),
     (directory.OfficerAppointed, "OfficerAppointed", 1),
     # the feeds' settings
     (settings.FeedAddressSet, "FeedAddressSet", 1),
+    # the outbox: e-mails decided, sent, skipped; where it started
+    (outbox.NotifierStarted, "NotifierStarted", 1),
+    (outbox.MessageQueued, "MessageQueued", 1),
+    (outbox.MessageSkipped, "MessageSkipped", 1),
+    (outbox.SendFailed, "SendFailed", 1),
+    (outbox.MessageSent, "MessageSent", 1),
 )
 """Every library event type: ``(class, stored type name, schema)``."""
 

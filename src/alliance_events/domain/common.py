@@ -49,6 +49,7 @@ __all__ = [
     "require",
     "require_known",
     "require_text",
+    "shared_fields",
 ]
 
 
@@ -249,6 +250,12 @@ def event_ids(command: Command) -> Iterator[uuid.UUID]:
     while True:
         yield uuid.uuid5(command.command_id, str(index))
         index += 1
+
+
+def shared_fields(command: Command, event: type[attrs.AttrsInstance]) -> dict[str, Any]:
+    """Return the command's fields that the event has too (not its id, nor the command's)."""
+    names = {field.name for field in attrs.fields(event)} - {"event_id"}
+    return {name: getattr(command, name) for name in names if hasattr(command, name)}
 
 
 S = TypeVar("S")

@@ -27,6 +27,7 @@ from alliance_events.domain.common import (
     require,
     require_known,
     require_text,
+    shared_fields,
 )
 from alliance_events.domain.streams import deadline_stream
 from alliance_events.errors import UnknownReferenceError
@@ -293,7 +294,7 @@ def _set_deadline(
         "reminder",
         "the same reminder is given twice",
     )
-    return [DeadlineSet(event_id=next(ids), **_fields(command, DeadlineSet))]
+    return [DeadlineSet(event_id=next(ids), **shared_fields(command, DeadlineSet))]
 
 
 def _extend(
@@ -369,8 +370,3 @@ def decide(
         raise TypeError(f"not a deadline command: {command!r}")
     return decider(state, command, refs, ids)
 
-
-def _fields(command: Command, event: type[Event]) -> dict[str, Any]:
-    """Return the command's fields that the event has too (not ids nor times)."""
-    names = {field.name for field in attrs.fields(event)} - {"event_id"}
-    return {name: getattr(command, name) for name in names if hasattr(command, name)}

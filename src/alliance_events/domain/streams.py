@@ -9,6 +9,8 @@ One stream per aggregate instance, ``<kind>-<key>``:
 ``person-<uuid>``         a person (the only stream holding personal data)
 ``body-<slug>``           the officers of a body (``body-alliance``)
 ``settings-<name>``       settings every tool agrees on (``settings-feeds``)
+``message-<uuid>``        an e-mail of the outbox: queued, sent, skipped, failed
+``outbox-<name>``         where the outbox started (``outbox-notify``)
 ========================  ========================================================
 
 :func:`parse_stream` is the inverse of the builders: projections read a record's stream
@@ -36,21 +38,25 @@ __all__ = [
     "body_stream",
     "deadline_stream",
     "meeting_stream",
+    "message_stream",
     "organisation_stream",
+    "outbox_stream",
     "parse_stream",
     "person_stream",
     "settings_stream",
 ]
 
 StreamKind: TypeAlias = Literal[
-    "meeting", "deadline", "organisation", "person", "body", "settings"
+    "meeting", "deadline", "organisation", "person", "body", "settings", "message", "outbox"
 ]
 """The kinds of the library's streams (the part of the name before the first ``-``)."""
 
-ID_KINDS: Final[frozenset[str]] = frozenset({"meeting", "deadline", "organisation", "person"})
+ID_KINDS: Final[frozenset[str]] = frozenset(
+    {"meeting", "deadline", "organisation", "person", "message"}
+)
 """Kinds whose key is a UUID."""
 
-NAME_KINDS: Final[frozenset[str]] = frozenset({"body", "settings"})
+NAME_KINDS: Final[frozenset[str]] = frozenset({"body", "settings", "outbox"})
 """Kinds whose key is a name (text)."""
 
 _KINDS: Final[dict[str, StreamKind]] = {
@@ -60,6 +66,8 @@ _KINDS: Final[dict[str, StreamKind]] = {
     "person": "person",
     "body": "body",
     "settings": "settings",
+    "message": "message",
+    "outbox": "outbox",
 }
 
 
@@ -91,6 +99,16 @@ def body_stream(body: str) -> str:
 def settings_stream(name: str) -> str:
     """Return the stream of one group of settings (``"feeds"``)."""
     return f"settings-{name}"
+
+
+def message_stream(message_id: uuid.UUID) -> str:
+    """Return the stream of one e-mail of the outbox."""
+    return f"message-{message_id}"
+
+
+def outbox_stream(name: str) -> str:
+    """Return the stream of the outbox's own settings (``"notify"``: where it started)."""
+    return f"outbox-{name}"
 
 
 def parse_stream(name: str) -> tuple[StreamKind, uuid.UUID | str] | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from alliance_events.ical._audience import Audience, AudienceKind
 from alliance_events.ical._feed import DEFAULT_NAME, PRODID, Feed, FeedRenderer
+from alliance_events.ical._invitation import item_invitation
 from alliance_events.ical._items import (
     ALLIANCE_NAMESPACE,
     deadline_uid,
@@ -39,6 +40,7 @@ __all__ = [
     "clean_text",
     "deadline_uid",
     "deadline_visible",
+    "item_invitation",
     "meeting_uid",
     "subscribe_links",
 ]

@@ -212,7 +212,7 @@ class AllianceProjection:
     def _route(self, stream: str) -> tuple[_Apply | None, Any]:
         parsed = parse_stream(stream)
         # Not a library stream (another tool's): not ours to fold.
-        route = (None, None) if parsed is None else (_APPLY[parsed[0]], parsed[1])
+        route = (None, None) if parsed is None else (_APPLY.get(parsed[0]), parsed[1])
         if len(self._routes) < _STREAM_CACHE:
             self._routes[stream] = route
         return route

@@ -25,8 +25,10 @@ from alliance_events.domain.directory.bodies import (
     body_stream,
 )
 from alliance_events.domain.directory.organisations import (
+    AppointFocalPoint,
     FeedTokenIssued,
     FeedTokenRevoked,
+    FocalPointAppointed,
     IssueFeedToken,
     Organisation,
     OrganisationRegistered,
@@ -44,11 +46,13 @@ from alliance_events.domain.directory.persons import (
 )
 
 __all__ = [
+    "AppointFocalPoint",
     "AppointOfficer",
     "Body",
     "ChangePersonDetails",
     "FeedTokenIssued",
     "FeedTokenRevoked",
+    "FocalPointAppointed",
     "IssueFeedToken",
     "OfficerAppointed",
     "Organisation",

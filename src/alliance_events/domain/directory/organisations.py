@@ -1,7 +1,10 @@
 """The organisation aggregate: a member organisation (or UNODC, or a partner) by name.
 
 One stream per organisation, ``organisation-<id>`` (:func:`organisation_stream`), also
-holding its private feed tokens (by their SHA-256 only: the token itself is never kept).
+holding its private feed tokens (by their SHA-256 only: the token itself is never kept)
+and its focal point: the person of the organisation whom the alliance's e-mails reach
+(deadline reminders, urgent changes, nominations), named by id (the person's name and
+address live in the person's stream only).
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from alliance_events.errors import UnknownReferenceError
 from alliance_events.events import Event
 
 __all__ = [
+    "AppointFocalPoint",
     "FeedTokenIssued",
     "FeedTokenRevoked",
+    "FocalPointAppointed",
     "IssueFeedToken",
     "Organisation",
     "OrganisationRegistered",
@@ -72,6 +77,14 @@ class FeedTokenRevoked(Event):
     reason: str = ""
 
 
+@attrs.frozen(kw_only=True)
+class FocalPointAppointed(Event):
+    """The organisation named its focal point for the alliance (``None``: no one now)."""
+
+    organisation_id: uuid.UUID
+    person_id: uuid.UUID | None
+
+
 # -- state ----------------------------------------------------------------------------
 
 
@@ -84,6 +97,7 @@ class Organisation:
     acronym: str
     member: bool
     feed_tokens: Mapping[uuid.UUID, str] = attrs.field(factory=dict)
+    focal_point: uuid.UUID | None = None
 
 
 def _registered(_: Organisation | None, event: OrganisationRegistered) -> Organisation:
@@ -101,6 +115,10 @@ def _token_revoked(state: Organisation, event: FeedTokenRevoked) -> Organisation
     return attrs.evolve(state, feed_tokens=tokens)
 
 
+def _focal_point(state: Organisation, event: FocalPointAppointed) -> Organisation:
+    return attrs.evolve(state, focal_point=event.person_id)
+
+
 _STARTERS: Final[Mapping[type[Event], Callable[[None, Any], Organisation]]] = {
     OrganisationRegistered: _registered,
 }
@@ -110,6 +128,7 @@ _EVOLVERS: Final[Mapping[type[Event], Callable[[Organisation, Any], Organisation
     OrganisationRegistered: _registered,
     FeedTokenIssued: _token_issued,
     FeedTokenRevoked: _token_revoked,
+    FocalPointAppointed: _focal_point,
 }
 
 
@@ -157,8 +176,19 @@ class RevokeFeedToken(Command):
     reason: str = ""
 
 
+@attrs.frozen(kw_only=True)
+class AppointFocalPoint(Command):
+    """Name the organisation's focal point (a person of the organisation; ``None``: no one)."""
+
+    organisation_id: uuid.UUID
+    person_id: uuid.UUID | None
+
+
 def _register(
-    state: Organisation | None, command: RegisterOrganisation, ids: Iterator[uuid.UUID]
+    state: Organisation | None,
+    command: RegisterOrganisation,
+    ids: Iterator[uuid.UUID],
+    _: object,
 ) -> list[Event]:
     require(state is None, "organisation-exists",
             f"organisation {command.organisation_id} is registered already")
@@ -170,7 +200,7 @@ def _register(
 
 
 def _issue_token(
-    state: Organisation | None, command: IssueFeedToken, ids: Iterator[uuid.UUID]
+    state: Organisation | None, command: IssueFeedToken, ids: Iterator[uuid.UUID], _: object
 ) -> list[Event]:
     organisation = _existing(state, command)
     require(
@@ -187,7 +217,7 @@ def _issue_token(
 
 
 def _revoke_token(
-    state: Organisation | None, command: RevokeFeedToken, ids: Iterator[uuid.UUID]
+    state: Organisation | None, command: RevokeFeedToken, ids: Iterator[uuid.UUID], _: object
 ) -> list[Event]:
     organisation = _existing(state, command)
     if command.token_id not in organisation.feed_tokens:
@@ -198,8 +228,31 @@ def _revoke_token(
                              token_id=command.token_id, reason=command.reason)]
 
 
+def _appoint_focal_point(
+    state: Organisation | None,
+    command: AppointFocalPoint,
+    ids: Iterator[uuid.UUID],
+    persons: object,
+) -> list[Event]:
+    organisation = _existing(state, command)
+    person_id = command.person_id
+    if person_id is not None:
+        person = persons.get(person_id) if isinstance(persons, Mapping) else None
+        if person is None:
+            raise UnknownReferenceError("unknown-person", f"no person {person_id} is registered")
+        require(
+            person.organisation_id == organisation.organisation_id,
+            "focal-point-organisation",
+            f"a focal point is a person of {organisation.name}: this person is not",
+        )
+    require(person_id != organisation.focal_point, "focal-point-unchanged",
+            f"{organisation.name}'s focal point is that already")
+    return [FocalPointAppointed(event_id=next(ids), organisation_id=organisation.organisation_id,
+                                person_id=person_id)]
+
+
 def _existing(
-    state: Organisation | None, command: IssueFeedToken | RevokeFeedToken
+    state: Organisation | None, command: IssueFeedToken | RevokeFeedToken | AppointFocalPoint
 ) -> Organisation:
     if state is None:
         raise UnknownReferenceError(
@@ -209,24 +262,29 @@ def _existing(
 
 
 _DECIDERS: Final[
-    Mapping[type[Command], Callable[[Organisation | None, Any, Iterator[uuid.UUID]], list[Event]]]
+    Mapping[
+        type[Command],
+        Callable[[Organisation | None, Any, Iterator[uuid.UUID], object], list[Event]],
+    ]
 ] = {
     RegisterOrganisation: _register,
     IssueFeedToken: _issue_token,
     RevokeFeedToken: _revoke_token,
+    AppointFocalPoint: _appoint_focal_point,
 }
 
 
 def decide(state: Organisation | None, command: Command, refs: object = None) -> list[Event]:
-    """Decide an organisation command (``refs``: none needed).
+    """Decide an organisation command (``refs``: the known persons, by id).
 
     Raises:
-        RuleViolation: a rule is broken (registered already, a token that is not a hash).
-        UnknownReferenceError: the organisation, or its token, is unknown.
+        RuleViolation: a rule is broken (registered already, a token that is not a hash,
+            a focal point of another organisation).
+        UnknownReferenceError: the organisation, its token or the person is unknown.
         TypeError: not an organisation command.
 
     """
     decider = _DECIDERS.get(type(command))
     if decider is None:
         raise TypeError(f"not an organisation command: {command!r}")
-    return decider(state, command, event_ids(command))
+    return decider(state, command, event_ids(command), refs)

@@ -9,14 +9,16 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from alliance_events.domain import deadlines, directory, meetings, settings
+from alliance_events.domain import deadlines, directory, meetings, outbox, settings
 from alliance_events.domain.streams import (
     ID_KINDS,
     NAME_KINDS,
     body_stream,
     deadline_stream,
     meeting_stream,
+    message_stream,
     organisation_stream,
+    outbox_stream,
     parse_stream,
     person_stream,
     settings_stream,
@@ -31,6 +33,8 @@ BUILDERS: dict[str, Callable[[Any], str]] = {
     "person": person_stream,
     "body": body_stream,
     "settings": settings_stream,
+    "message": message_stream,
+    "outbox": outbox_stream,
 }
 ID = uuid.UUID(int=0x100)
 
@@ -89,3 +93,5 @@ class TestTheAggregatesUseThem:
         assert directory.persons.person_stream is person_stream
         assert directory.bodies.body_stream is body_stream
         assert settings.settings_stream is settings_stream
+        assert outbox.message_stream is message_stream
+        assert outbox.outbox_stream is outbox_stream

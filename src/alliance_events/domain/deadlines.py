@@ -52,6 +52,7 @@ __all__ = [
     "decide",
     "due_instant",
     "evolve",
+    "reminder_instant",
 ]
 
 
@@ -88,6 +89,26 @@ def due_instant(due: Due) -> pendulum.DateTime:
     if isinstance(due, DueAt):
         return due.at
     return end_of_day(due.day, due.zone)
+
+
+def reminder_instant(due: pendulum.DateTime, reminder: _dt.timedelta) -> pendulum.DateTime:
+    """Return when a reminder ``reminder`` before ``due`` falls.
+
+    Its whole days are calendar days in the due time's zone, as iCalendar reads ``P7D``
+    (RFC 5545 3.3.6: a day's length depends on its place in the calendar): a week before
+    2 April 00:00 in Vienna is 26 March 00:00, in winter time, 7 x 24 hours and one
+    more before. The rest (``PT2H``) is exact.
+
+    >>> due = pendulum.datetime(2027, 4, 2, tz="Europe/Vienna")
+    >>> reminder_instant(due, pendulum.duration(days=7)).isoformat()
+    '2027-03-26T00:00:00+01:00'
+    >>> reminder_instant(due, pendulum.duration(hours=2)).isoformat()
+    '2027-04-01T22:00:00+02:00'
+    """
+    days = reminder.days
+    rest = reminder - _dt.timedelta(days=days)
+    local = due.subtract(days=days) if days else due
+    return local - rest if rest else local
 
 
 # -- events ---------------------------------------------------------------------------
@@ -163,7 +184,7 @@ class Deadline:
     def reminder_times(self) -> list[pendulum.DateTime]:
         """Return the instants its reminders fall on, earliest first."""
         due = due_instant(self.due)
-        return sorted(due - reminder for reminder in self.reminders)
+        return sorted(reminder_instant(due, reminder) for reminder in self.reminders)
 
 
 def _set(_: Deadline | None, event: DeadlineSet) -> Deadline:

@@ -83,6 +83,9 @@ def compose(
         if invitation is not None:
             email.add_attachment(invitation, maintype="text", subtype="calendar",
                                  filename="item.ics", params={"method": "PUBLISH"})
+    # Boundaries from the message's id, not random: built again, the same bytes.
+    for index, part in enumerate(p for p in email.walk() if p.is_multipart()):
+        part.set_boundary(f"=={message.message_id.hex}.{index}==")
     return email
 
 

@@ -31,7 +31,13 @@ import pendulum
 
 from alliance_events.domain import meetings as mt
 from alliance_events.domain.common import NominationStatus
-from alliance_events.domain.deadlines import Deadline, DeadlineKind, DueAt, due_instant
+from alliance_events.domain.deadlines import (
+    Deadline,
+    DeadlineKind,
+    DueAt,
+    due_instant,
+    reminder_instant,
+)
 from alliance_events.domain.outbox import MessageKind
 from alliance_events.log.base import Recorded
 from alliance_events.projections.alliance import AllianceState
@@ -161,7 +167,7 @@ def reminders(
         earliest = after if touched is None else max(after, touched.created)
         due = due_instant(deadline.due)
         for reminder in deadline.reminders:
-            moment = due - reminder
+            moment = reminder_instant(due, reminder)
             if earliest <= moment <= until:
                 found.extend(_reminder(state, deadline, reminder, moment, due))
     found.sort(key=lambda p: (p.due_at, str(p.message_id)))

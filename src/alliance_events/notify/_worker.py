@@ -31,7 +31,7 @@ import attrs
 import pendulum
 
 from alliance_events.domain import outbox as ob
-from alliance_events.domain.deadlines import due_instant
+from alliance_events.domain.deadlines import due_instant, reminder_instant
 from alliance_events.errors import DeliveryError, DomainError
 from alliance_events.ical import DEFAULT_NAME
 from alliance_events.log.follow import Follower, Start
@@ -153,7 +153,7 @@ def preview(alliance: Alliance, *, until: _dt.datetime) -> list[Preview]:
         for p in reminders(alliance.state, start, until)
         if p.message_id not in outbox.messages
     )
-    return sorted(found, key=lambda p: p.at)
+    return sorted(found, key=lambda p: (p.at, p.subject, str(p.organisation_id)))
 
 
 class Notifier:
@@ -352,7 +352,9 @@ class Notifier:
             if deadline.cancelled:
                 continue
             due = due_instant(deadline.due)
-            moments.extend(m for r in deadline.reminders if (m := due - r) > now)
+            moments.extend(
+                m for r in deadline.reminders if (m := reminder_instant(due, r)) > now
+            )
         return min(moments, default=None)
 
     def _now(self) -> pendulum.DateTime:

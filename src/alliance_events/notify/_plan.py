@@ -41,7 +41,14 @@ from alliance_events.domain.deadlines import (
 from alliance_events.domain.outbox import MessageKind
 from alliance_events.log.base import Recorded
 from alliance_events.projections.alliance import AllianceState
-from alliance_events.timing import DEFAULT_ZONE, AllDay, When, describe_moment, describe_when
+from alliance_events.timing import (
+    DEFAULT_ZONE,
+    AllDay,
+    When,
+    describe_moment,
+    describe_when,
+    zone_label,
+)
 
 __all__ = [
     "MESSAGE_NAMESPACE",
@@ -109,7 +116,7 @@ def _describe_due(deadline: Deadline) -> str:
 def _short_due(deadline: Deadline) -> str:
     due = deadline.due
     if isinstance(due, DueAt):
-        return f"{due.at.day} {due.at.strftime('%b %Y %H:%M')} ({due.at.tzinfo and due.at.tzname()})"
+        return f"{due.at.day} {due.at.strftime('%b %Y %H:%M')} {zone_label(due.at)}"
     return f"by {due.day.day} {due.day.strftime('%b %Y')}"
 
 

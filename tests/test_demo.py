@@ -501,7 +501,8 @@ class TestDomainTable:
         """Every event type the demo records, except the directory's, documents some row."""
         documented = {t for types in DOMAIN_ROWS.values() for t in types}
         recorded = {r.type for r in story.alliance.log.read_all()}
-        assert recorded - documented == {"OrganisationRegistered", "PersonRegistered"}
+        assert recorded - documented == {
+            "OrganisationRegistered", "PersonRegistered", "FocalPointAppointed"}
 
 
 def _console_script() -> str:
@@ -530,7 +531,7 @@ class TestConsoleScript:
         result = _run("demo", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert (tmp_path / "alliance.db").is_file()
-        assert "Recorded 81 events" in result.stdout
+        assert "Recorded 88 events" in result.stdout
         assert "Constructive Dialogue on Firearms" in result.stdout
         assert "waitlisted" in result.stdout
         assert "[rule: quota]" in result.stdout
@@ -541,7 +542,7 @@ class TestConsoleScript:
         again = _run("demo", cwd=tmp_path)
         assert again.returncode == 0, again.stderr
         assert "Recorded 0 events" in again.stdout
-        assert "(81 in the log)" in again.stdout
+        assert "(88 in the log)" in again.stdout
 
     def test_db_option_points_elsewhere(self, tmp_path: Path) -> None:
         """--db puts the log where it says, and no alliance.db in the working folder."""

@@ -106,18 +106,36 @@ PERSONS: Final = {
 }
 
 
-def record_minutes(alliance: Alliance, *, clock: DemoClock | None = None) -> Demo:
+# Who the alliance's e-mails reach in each organisation: organisation -> person.
+FOCAL_POINTS: Final = {
+    "rua": "rua-1", "dath": "dath-1", "cgr": "cgr-1", "gitoc": "gitoc-1", "acjs": "acjs-1",
+    "unodc": "csu-1", "vngoc": "vngoc-new",
+}
+
+
+def record_minutes(
+    alliance: Alliance,
+    *,
+    clock: DemoClock | None = None,
+    passing: Callable[[pendulum.DateTime], None] | None = None,
+) -> Demo:
     """Record the minutes' whole story into ``alliance`` (idempotent: ids are fixed).
 
     Each fact takes effect at its date (``at=``); with a :class:`DemoClock` (``clock``)
     it is also recorded then, with the real clock it is recorded now.
+
+    ``passing(moment)`` is called each time the story moves on to ``moment``, before the
+    clock does: a reminder outbox can do what falls due in between (see
+    ``docs/how-to/reminders.md``).
     """
     clock = clock if clock is not None else _clock_of(alliance)
     demo = Demo()
-    steps = _Steps(alliance, clock, demo)
+    steps = _Steps(alliance, clock, demo, passing)
     steps.before_the_minutes()
     steps.the_day_of_the_minutes()
     steps.after_the_minutes()
+    if passing is not None:
+        passing(DEMO_END)
     if clock is not None:
         clock.at(DEMO_END.to_datetime_string())
     return demo
@@ -131,15 +149,24 @@ def _clock_of(alliance: Alliance) -> DemoClock | None:
 class _Steps:
     """The story, chapter by chapter."""
 
-    def __init__(self, alliance: Alliance, clock: DemoClock | None, demo: Demo) -> None:
+    def __init__(
+        self,
+        alliance: Alliance,
+        clock: DemoClock | None,
+        demo: Demo,
+        passing: Callable[[pendulum.DateTime], None] | None = None,
+    ) -> None:
         self.a = alliance
         self.clock = clock
         self.demo = demo
+        self.passing = passing
         self.when = pendulum.datetime(2023, 3, 1, 9, 0, tz=VIENNA)
 
     def at(self, text: str) -> None:
         """Move the story to ``text`` (Vienna): the next steps took effect then."""
         self.when = pendulum.parse(text, tz=VIENNA)  # type: ignore[assignment]
+        if self.passing is not None:
+            self.passing(self.when)
         if self.clock is not None:
             self.clock.at(text)
 
@@ -177,6 +204,9 @@ class _Steps:
                 f"person:{key}", a.register_person, name=name, email=email,
                 organisation=d.organisations[organisation], person_id=_id(f"person:{key}"),
             )
+        for organisation, person in FOCAL_POINTS.items():
+            self.do(f"focal-point:{organisation}", a.appoint_focal_point,
+                    d.organisations[organisation], d.persons[person])
         for role in ("chair", "secretary", "treasurer"):
             self.do(f"officer:alliance:{role}", a.appoint_officer, body="alliance", role=role,
                     person=d.persons[role], since="2022-06-01")

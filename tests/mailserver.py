@@ -12,6 +12,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
@@ -30,6 +31,7 @@ class Received:
     recipients: list[str]
     message: EmailMessage
     raw: bytes
+    at: float  # when it was received (time.time())
 
 
 class _Handler:
@@ -49,7 +51,8 @@ class _Handler:
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         with self.server.lock:
-            self.server.received.append(Received(list(envelope.rcpt_tos), parsed, raw))
+            self.server.received.append(
+                Received(list(envelope.rcpt_tos), parsed, raw, time.time()))
         return "250 2.0.0 accepted"
 
 

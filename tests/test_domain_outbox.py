@@ -25,7 +25,7 @@ def command(cls: type, n: int = 0, **fields: object) -> object:
 
 
 def queue(n: int = 0) -> ob.QueueMessage:
-    return command(ob.QueueMessage, n, message_id=MESSAGE, kind=ob.MessageKind.REMINDER,  # type: ignore[return-value]
+    return command(ob.QueueMessage, n, message_id=MESSAGE, kind=ob.MessageKind.REMINDER,
                    organisation_id=ORG, recipients=(uuid.UUID(int=2),), due_at=NOW,
                    subject="Reminder: names", lines=("Names are due.",))
 
@@ -33,7 +33,7 @@ def queue(n: int = 0) -> ob.QueueMessage:
 def run(commands: list[object]) -> ob.Message | None:
     state = None
     for c in commands:
-        for event in ob.decide_message(state, c):  # type: ignore[arg-type]
+        for event in ob.decide_message(state, c):
             state = ob.evolve_message(state, event)
     return state
 
@@ -92,7 +92,7 @@ class TestMessage:
             else:
                 c = command(ob.RecordMessageSent, index, message_id=MESSAGE)
             try:
-                new = ob.decide_message(state, c)  # type: ignore[arg-type]
+                new = ob.decide_message(state, c)
             except RuleViolation:
                 assert state is not None and not state.pending
                 continue
@@ -107,11 +107,11 @@ class TestMessage:
 class TestNotifier:
     def test_started_once(self) -> None:
         start = command(ob.StartNotifier, 0, from_position=12, from_time=NOW)
-        (event,) = ob.decide_notifier(None, start)  # type: ignore[arg-type]
+        (event,) = ob.decide_notifier(None, start)
         state = ob.evolve_notifier(None, event)
         assert state == ob.NotifierState(from_position=12, from_time=NOW)
         with pytest.raises(RuleViolation, match="notifier-started"):
-            ob.decide_notifier(state, start)  # type: ignore[arg-type]
+            ob.decide_notifier(state, start)
 
 
 class TestFocalPoint:
@@ -126,11 +126,11 @@ class TestFocalPoint:
 
     def test_a_person_of_the_organisation(self) -> None:
         refs = {p.person_id: p for p in (self.ada, self.other)}
-        (event,) = org.decide(self.ngo, self.appoint(self.ada.person_id), refs)  # type: ignore[arg-type]
-        assert org.evolve(self.ngo, event).focal_point == self.ada.person_id  # type: ignore[union-attr]
+        (event,) = org.decide(self.ngo, self.appoint(self.ada.person_id), refs)
+        assert org.evolve(self.ngo, event).focal_point == self.ada.person_id
         with pytest.raises(RuleViolation, match="focal-point-organisation"):
-            org.decide(self.ngo, self.appoint(self.other.person_id), refs)  # type: ignore[arg-type]
+            org.decide(self.ngo, self.appoint(self.other.person_id), refs)
         with pytest.raises(UnknownReferenceError, match="unknown-person"):
-            org.decide(self.ngo, self.appoint(uuid.UUID(int=99)), refs)  # type: ignore[arg-type]
+            org.decide(self.ngo, self.appoint(uuid.UUID(int=99)), refs)
         with pytest.raises(RuleViolation, match="focal-point-unchanged"):
-            org.decide(self.ngo, self.appoint(None), refs)  # type: ignore[arg-type]
+            org.decide(self.ngo, self.appoint(None), refs)

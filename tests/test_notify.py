@@ -510,3 +510,18 @@ def test_every_due_message_is_delivered_and_duplicates_are_the_same_message(
     assert all(len(set(copies)) == 1 for copies in by_id.values())
     assert {key.strip("<>").split("@")[0] for key in by_id} == {str(i) for i in sent}
     assert all(m.status in (MessageStatus.SENT, MessageStatus.SKIPPED) for m in decided)
+
+
+def test_on_every_backend(log_url: str) -> None:
+    """The same reminders, once, from a worker restarted on the same log (memory: one
+    handle), SQLite and PostgreSQL."""
+    case = minutes(log_url)
+    sender = Collect()
+    with Notifier(case.alliance, sender, SETTINGS) as worker:
+        case.clock.set(at("2027-03-26 00:00"))
+        assert worker.run_once().sent == 2
+    with Notifier(case.alliance, sender, SETTINGS) as worker:
+        case.clock.set(at("2027-03-26 01:00"))
+        assert worker.run_once().sent == 0
+    assert len(sender.sent) == 2
+    case.alliance.close()

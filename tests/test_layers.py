@@ -93,7 +93,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "base": {"attrs", "pendulum"},
     "events": {"attrs", "pendulum"},
     "domain": {"attrs", "pendulum"},
-    "codec": {"attrs", "pendulum", "cattrs", "orjson", "msgspec"},
+    "codec": {"attrs", "pendulum", "cattrs", "orjson", "msgspec", "cryptography"},
 }
 
 # Libraries a layer must never import (no I/O in the domain, no SQL in projections, ...).

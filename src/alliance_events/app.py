@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Literal, NamedTuple, TypeVar
 
+import attrs
 import pendulum
 
 from alliance_events.clock import Clock, IdFactory, new_id, system_clock
@@ -81,7 +82,7 @@ from alliance_events.events import Event, EventRegistry
 from alliance_events.events import registry as default_registry
 from alliance_events.ical import FeedLinks, subscribe_links
 from alliance_events.log import open_log
-from alliance_events.log.base import EventLog, Recorded
+from alliance_events.log.base import EventLog, Recorded, snapshot_store
 from alliance_events.plugins import PluginLoad, load_event_types
 from alliance_events.projections.alliance import AllianceProjection, AllianceState, LeftOut
 from alliance_events.projections.history import HistoryEntry, history_entry
@@ -129,6 +130,39 @@ AsOf = int | _dt.datetime | str | None
 
 ReferenceKind = Literal["meeting", "organisation", "person", "deadline"]
 """What :meth:`Alliance.references` gives the short references of."""
+
+
+@attrs.frozen(kw_only=True)
+class ForgetReport:
+    """What forgetting a person affected (or would affect).
+
+    Attributes:
+        person_id: who.
+        records: the positions of their person stream's records (sealed: now unreadable).
+        mentions: the other places that name them, said as people read them ("nominated
+            as speaker to Constructive Dialogue on Firearms"): these keep their shape, and
+            show the person as erased.
+        feeds: the feeds that showed their name (their organisation's, the secretariat's).
+        key_deleted: whether their key was there and is gone now.
+        already: they had been forgotten before (this was a retry).
+
+    """
+
+    person_id: uuid.UUID
+    records: tuple[int, ...]
+    mentions: tuple[str, ...]
+    feeds: tuple[str, ...]
+    key_deleted: bool = False
+    already: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class RetentionCandidate:
+    """A delegate the retention policy erases, or keeps (``kept``: why not)."""
+
+    person_id: uuid.UUID
+    last_meeting: pendulum.Date
+    kept: str = ""
 
 
 class FeedTokenView(NamedTuple):
@@ -281,6 +315,7 @@ _ROUTES: Final[Mapping[type[Command], _Route]] = {
     dr.AppointFocalPoint: _by(_ORGANISATION, "organisation_id"),
     dr.RegisterPerson: _by(_PERSON, "person_id"),
     dr.ChangePersonDetails: _by(_PERSON, "person_id"),
+    dr.ForgetPerson: _by(_PERSON, "person_id"),
     dr.AppointOfficer: _by(_BODY, "body"),
     # settings
     st.SetFeedAddress: _feed_settings,
@@ -440,7 +475,9 @@ class Alliance:
         self.ids: IdFactory = new_id if ids is None else ids
         self.plugins: tuple[PluginLoad, ...] = ()
         """The installed tools whose event types were loaded (``open(plugins=True)``)."""
-        self._runner = ProjectionRunner(log, AllianceProjection())
+        # Started from the snapshot stored beside the log, if a good one is there, and
+        # stored again now and then (see alliance_events.projections.runner).
+        self._runner = ProjectionRunner(log, AllianceProjection(), snapshots=snapshot_store(log))
         # The last state "in effect at" folded, by (moment, what the log knew, head): a
         # listing asks for it once per meeting.
         self._in_effect: tuple[tuple[object, ...], AllianceState] | None = None
@@ -916,6 +953,119 @@ class Alliance:
         self._do(dr.RegisterPerson, command_id, actor, at, person_id=person_id, name=name,
                  email=email, organisation_id=organisation)
         return person_id
+
+    def forget_person(
+        self,
+        person: uuid.UUID,
+        *,
+        reason: str = "",
+        dry_run: bool = False,
+        actor: str | None = None,
+        command_id: uuid.UUID | None = None,
+        at: Moment | None = None,
+    ) -> ForgetReport:
+        """Forget a person (GDPR Article 17): delete their key, record it; return the report.
+
+        Their name and e-mail are stored sealed with their own key, beside the log; the
+        key is deleted first, then :class:`~alliance_events.domain.directory.PersonForgotten`
+        is recorded (holding no personal data). From then on every replay, projection,
+        feed and history shows them as erased; the log itself is not rewritten, so its
+        hash chain still verifies. A retry (after a failure, or on a person forgotten
+        already) deletes the key again if it is somehow back, and records nothing twice.
+
+        ``reason`` stays in the log: it must not name the person. ``dry_run``: only say
+        what would be affected.
+
+        Raises:
+            UnknownReferenceError: no such person.
+            RuleViolation: some of their records were written before personal data was
+                sealed (rule ``plaintext-personal-data``, naming the positions): they
+                cannot be erased until the log is sealed (``seal_personal_data``); nothing
+                was erased.
+
+        """
+        found = self.state.persons.get(person)
+        if found is None:
+            raise UnknownReferenceError("unknown-person", f"no person {person} is registered")
+        records = list(self.log.read_stream(dr.person_stream(person)))
+        report = self._forget_report(person, records)
+        plain = [r.position for r in records if person in self.log.codec.plaintext
+                 and type(r.event).__personal__]
+        if plain:
+            raise RuleViolation(
+                "plaintext-personal-data",
+                f"cannot erase this person: the records at positions "
+                f"{', '.join(map(str, plain))} hold their data in plaintext (written before "
+                "personal data was sealed); run `alliance-events person seal` first. "
+                "Nothing was erased",
+            )
+        if dry_run:
+            return attrs.evolve(report, already=found.erased)
+        deleted = self.log.codec.forget(person)
+        if not found.erased:
+            self._do(dr.ForgetPerson, command_id, actor, at, person_id=person, reason=reason)
+        return attrs.evolve(report, key_deleted=deleted, already=found.erased)
+
+    def _forget_report(self, person: uuid.UUID, records: list[Recorded]) -> ForgetReport:
+        state = self.state
+        mentions: list[str] = []
+        for meeting in state.meetings.values():
+            mentions.extend(
+                f"nominated as {n.role.value} to {meeting.title} ({_day_and_time(meeting.when)})"
+                for n in meeting.nominations if n.person_id == person)
+            if any(a.person_id == person for a in meeting.attendance):
+                mentions.append(f"present at {meeting.title} ({_day_and_time(meeting.when)})")
+            mentions.extend(
+                f"asked to speak at {meeting.title}" for request in meeting.speaking
+                if request.person_id == person)
+        for body in state.bodies.values():
+            mentions.extend(f"{term.role.value} of {body.body} from {term.since}"
+                            for term in body.terms if term.person_id == person)
+        organisation = state.persons[person].organisation_id
+        feeds = ["secretariat"]
+        for organisation_id, holder in state.organisations.items():
+            if holder.focal_point == person:
+                mentions.append(f"focal point of {state.organisation_name(organisation_id)}")
+        if organisation is not None:
+            feeds.insert(0, f"organisation {state.organisation_name(organisation)}")
+        return ForgetReport(person_id=person, records=tuple(r.position for r in records),
+                            mentions=tuple(mentions), feeds=tuple(feeds))
+
+    def retention(self, *, years: int, now: _dt.datetime | None = None) -> list[RetentionCandidate]:
+        """Return the delegates whose last meeting ended more than ``years`` years ago.
+
+        The retention policy (off unless run: ``alliance-events person retention``):
+        a person nominated to meetings is erased ``years`` years after the last of them
+        ends. Kept (``kept`` says why): the focal point of an organisation and a current
+        officer, who are more than delegates.
+
+        Raises:
+            RuleViolation: ``years`` is not from 1 to 100.
+
+        """
+        if isinstance(years, bool) or not isinstance(years, int) or not 1 <= years <= 100:  # noqa: PLR2004
+            raise RuleViolation("years", f"years must be from 1 to 100, got {years!r}")
+        state = self.state
+        today = pendulum.instance(self.clock() if now is None else now).in_timezone(
+            DEFAULT_ZONE).date()
+        limit = today.subtract(years=years)
+        last: dict[uuid.UUID, pendulum.Date] = {}
+        for meeting in state.meetings.values():
+            for nomination in meeting.nominations:
+                day = meeting.when.last_day
+                if last.get(nomination.person_id, day) <= day:
+                    last[nomination.person_id] = day
+        focal = {o.focal_point for o in state.organisations.values()}
+        officers = {t.person_id for b in state.bodies.values() for t in b.terms if t.until is None}
+        found = []
+        for person_id, day in sorted(last.items(), key=lambda item: (item[1], str(item[0]))):
+            person = state.persons.get(person_id)
+            if person is None or person.erased or day >= limit:
+                continue
+            kept = ("focal point of an organisation" if person_id in focal else
+                    "a current officer" if person_id in officers else "")
+            found.append(RetentionCandidate(person_id=person_id, last_meeting=day, kept=kept))
+        return found
 
     def appoint_officer(
         self,

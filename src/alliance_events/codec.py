@@ -32,6 +32,7 @@ registered type.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as _dt
 import enum
@@ -42,7 +43,7 @@ import typing
 import uuid
 from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import attrs
 import cattrs
@@ -50,6 +51,8 @@ import msgspec
 import orjson
 import pendulum
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from alliance_events._speed import _cached_source, as_datetime
 from alliance_events.errors import CodecError, UnknownEventTypeError
@@ -57,8 +60,10 @@ from alliance_events.events import TYPE_NAME, Event, EventRegistry, OpaqueEvent
 from alliance_events.events import registry as default_registry
 
 __all__ = [
+    "SEALED",
     "Codec",
     "EncodedEvent",
+    "PersonalKeys",
     "dumps",
     "loads",
     "make_converter",
@@ -67,6 +72,31 @@ __all__ = [
 ]
 
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+SEALED: Final = "sealed"
+"""The stored field holding an event's personal fields, encrypted (``v1:`` + base64url)."""
+_SEAL_VERSION: Final = "v1:"
+
+
+class PersonalKeys(Protocol):
+    """The per-person keys the personal fields are sealed with (a key store beside the log).
+
+    A key is 64 random bytes (AES-256-SIV). Deleting a person's key erases their
+    personal fields from every later read: they read as their erased values.
+    """
+
+    def get(self, subject: uuid.UUID) -> bytes | None:
+        """Return the person's key, or ``None`` if they have none (any more)."""
+        ...
+
+    def create(self, subject: uuid.UUID) -> bytes:
+        """Return the person's key, making (and storing) one if they have none."""
+        ...
+
+    def delete(self, subject: uuid.UUID) -> bool:
+        """Delete the person's key for good; return whether there was one."""
+        ...
 
 
 def dumps(value: Any) -> str:
@@ -602,6 +632,13 @@ class Codec:
         self._compile = compiled
         # Type name -> (current schema, compiled decoder), for the classes it compiles.
         self._compiled: dict[str, tuple[int, Callable[[Any, uuid.UUID], Event]]] = {}
+        self.keys: PersonalKeys | None = None
+        """Where the per-person keys are (the log sets its key store here)."""
+        # Person -> their cipher, or None once they have no key (forgotten).
+        self._ciphers: dict[uuid.UUID, AESSIV | None] = {}
+        self.plaintext: set[uuid.UUID] = set()
+        """Persons whose personal fields this codec read in plaintext (written before
+        personal data was sealed): forgetting them cannot erase those records."""
 
     def encode(self, event: Event) -> EncodedEvent:
         """Encode a registered event (without its id, which the envelope carries).
@@ -623,7 +660,10 @@ class Codec:
             encoder = self._encoder_for(type(event))
         name, schema, unstructure = encoder
         try:
-            data = dumps(unstructure(event))
+            fields = unstructure(event)
+            if type(event).__personal__:
+                fields = self._seal(name, event, fields)
+            data = dumps(fields)
         except CodecError as error:
             raise CodecError(f"{name}: {error}") from error
         except (TypeError, ValueError, orjson.JSONEncodeError) as error:
@@ -660,14 +700,19 @@ class Codec:
         cls, current, structure = decoder
         try:
             fields = _parse_json(data)
+            if cls.__personal__:
+                fields = self._unseal(type_name, cls, fields, event_id)
             if schema != current:
                 fields = self.registry.upcast(type_name, schema, fields)
             fields["event_id"] = event_id
-            return structure(fields, cls)
+            event = structure(fields, cls)
         except (CodecError, UnknownEventTypeError):
             raise
         except Exception as error:
             raise CodecError(f"{type(error).__name__}: {error}") from error
+        if cls.__forgets__:
+            self._ciphers[getattr(event, cls.__forgets__)] = None
+        return event
 
     def _encode_opaque(self, event: OpaqueEvent) -> EncodedEvent:
         name, schema, data = event.type_name, event.schema, event.data
@@ -712,7 +757,9 @@ class Codec:
         )
         schema = self.registry.type_of(cls)[1]
         self._decoders[type_name] = (cls, schema, structure)
-        if self._compile:
+        # Sealed and forgetting events are read by the converter's path, which opens the
+        # seal and drops a forgotten person's cipher.
+        if self._compile and not cls.__personal__ and not cls.__forgets__:
             with contextlib.suppress(_NotCompiledError):
                 self._compiled[type_name] = (schema, _compile(cls, self._converter))
         return self._decoders[type_name]
@@ -732,6 +779,70 @@ class Codec:
         found = self._compiled.get(type_name)
         return None if found is None else found[1]
 
+    # -- personal data ------------------------------------------------------------------
+
+    def forget(self, subject: uuid.UUID) -> bool:
+        """Delete ``subject``'s key from the key store; return whether there was one.
+
+        From then on their personal fields read as their erased values.
+        """
+        self._ciphers[subject] = None
+        return False if self.keys is None else self.keys.delete(subject)
+
+    def _cipher(self, subject: uuid.UUID, *, create: bool) -> AESSIV | None:
+        cipher = self._ciphers.get(subject)
+        if cipher is not None or (subject in self._ciphers and not create):
+            return cipher
+        if self.keys is None:
+            return None
+        key = self.keys.create(subject) if create else self.keys.get(subject)
+        cipher = self._ciphers[subject] = None if key is None else AESSIV(key)
+        return cipher
+
+    def _seal(self, name: str, event: Event, fields: dict[str, Any]) -> dict[str, Any]:
+        """Move the event's personal fields into one sealed field (AES-256-SIV)."""
+        cls = type(event)
+        subject = getattr(event, cls.__subject__)
+        personal = {key: fields.pop(key) for key in cls.__personal__ if key in fields}
+        cipher = self._cipher(subject, create=True) if self.keys is not None else None
+        if cipher is None:
+            raise CodecError(
+                f"{name} holds personal data ({', '.join(personal)}): it is written only "
+                "sealed, with its person's key from the log's key store"
+                + ("" if self.keys is not None else " (this codec has none)")
+            )
+        # Deterministic (SIV): the same event seals to the same bytes, so a repeated
+        # append is recognised as the same event; the event id in the associated data
+        # makes two events' equal fields differ.
+        sealed = cipher.encrypt(orjson.dumps(personal), _associated(name, event.event_id,
+                                                                     subject))
+        fields[SEALED] = _SEAL_VERSION + base64.urlsafe_b64encode(sealed).decode()
+        return fields
+
+    def _unseal(
+        self, name: str, cls: type[Event], fields: dict[str, Any], event_id: uuid.UUID
+    ) -> dict[str, Any]:
+        """Open the sealed field; with no key (forgotten), the erased values."""
+        sealed = fields.pop(SEALED, None)
+        subject = _decode_uuid(fields[cls.__subject__])
+        if sealed is None:
+            self.plaintext.add(subject)  # written before personal data was sealed
+            return fields
+        if not isinstance(sealed, str) or not sealed.startswith(_SEAL_VERSION):
+            raise CodecError(f"{name}: its sealed personal data is not of a known version")
+        cipher = self._cipher(subject, create=False)
+        if cipher is None:
+            fields.update(cls.__personal__)
+            return fields
+        try:
+            opened = cipher.decrypt(base64.urlsafe_b64decode(sealed[len(_SEAL_VERSION):]),
+                                    _associated(name, event_id, subject))
+        except (InvalidTag, ValueError) as error:
+            raise CodecError(f"{name}: its sealed personal data does not open with its "
+                             f"person's key ({type(error).__name__})") from error
+        fields.update(orjson.loads(opened))
+        return fields
+
     @staticmethod
     def encode_metadata(metadata: Mapping[str, Any] | None) -> str | None:
         """Encode an envelope's metadata; ``None`` for none (stored as NULL).
@@ -748,6 +859,11 @@ class Codec:
             return dumps(_plain(metadata))
         except (TypeError, orjson.JSONEncodeError) as error:
             raise CodecError(f"metadata cannot be encoded as JSON: {error}") from error
+
+
+def _associated(name: str, event_id: uuid.UUID, subject: uuid.UUID) -> list[bytes]:
+    """Return the associated data a seal is bound to: its type, event and person."""
+    return [name.encode(), event_id.bytes, subject.bytes]
 
 
 def _plain(value: Any) -> Any:

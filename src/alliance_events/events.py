@@ -85,6 +85,17 @@ class Event:
 
     __event_type__: ClassVar[str]
     __event_schema__: ClassVar[int]
+    __personal__: ClassVar[Mapping[str, object]] = {}
+    """Personal fields, each with the value it reads as once its person is forgotten.
+
+    The log stores them encrypted with the key of the person the ``__subject__`` field
+    names (the codec seals them; :mod:`alliance_events.log.keys` keeps the keys beside
+    the log): deleting that key erases them from every replay.
+    """
+    __subject__: ClassVar[str] = ""
+    """The field holding the id of the person whose key seals ``__personal__``."""
+    __forgets__: ClassVar[str] = ""
+    """The field holding the id of a person this event forgets (their key is gone)."""
 
     event_id: uuid.UUID
 

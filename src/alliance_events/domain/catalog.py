@@ -69,6 +69,7 @@ EVENT_TYPES: Final[tuple[tuple[type[Event], str, int], ...]] = (
     (directory.FocalPointAppointed, "FocalPointAppointed", 1),
     (directory.PersonRegistered, "PersonRegistered", 1),
     (directory.PersonDetailsChanged, "PersonDetailsChanged", 1),
+    (directory.PersonForgotten, "PersonForgotten", 1),
     (directory.OfficerAppointed, "OfficerAppointed", 1),
     # the feeds' settings
     (settings.FeedAddressSet, "FeedAddressSet", 1),

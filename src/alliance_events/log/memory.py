@@ -30,6 +30,7 @@ from alliance_events.errors import (
     LogClosedError,
 )
 from alliance_events.events import Event
+from alliance_events.log.keys import MemoryKeys, attach_keys
 from alliance_events.log.base import (
     ANY,
     DEFAULT_PAGE_SIZE,
@@ -75,6 +76,7 @@ class MemoryLog:
     def __init__(self, *, clock: Clock = system_clock, codec: Codec | None = None) -> None:
         self._codec = Codec() if codec is None else codec
         self._decoder = RecordDecoder(self._codec)
+        attach_keys(self._codec, MemoryKeys())  # personal fields: log/keys.py
         self._clock = clock
         self._rows: list[_Row] = []
         self._streams: dict[str, list[int]] = {}

@@ -167,6 +167,7 @@ from alliance_events.log.chain import (
     ChainChecker,
     StoredRow,
     VerifyReport,
+from alliance_events.log.keys import PostgresKeys, attach_keys
     verify_rows,
 )
 from alliance_events.log.follow import Claim
@@ -583,6 +584,7 @@ class PostgresLog:
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
                     ).format(self._schema),
                     (str(_SCHEMA_VERSION),),
+        attach_keys(self._codec, PostgresKeys(self))  # personal fields: log/keys.py
                 )
 
         self._retrying("create or migrate the log's tables", run, writing=True)

@@ -94,6 +94,7 @@ from alliance_events.errors import (
     StorageUnavailableError,
 )
 from alliance_events.events import Event
+from alliance_events.log.keys import SQLiteKeys, attach_keys
 from alliance_events.log.base import (
     ANY,
     DEFAULT_PAGE_SIZE,
@@ -339,6 +340,7 @@ class SQLiteLog:
         self.synchronous: Synchronous = synchronous
         self.busy_timeout = busy_timeout
         self.read_only = read_only
+        attach_keys(self._codec, SQLiteKeys(self))  # personal fields: log/keys.py
         self.verify_reads = verify_reads
         self._immutable = False
         self._lock = threading.RLock()

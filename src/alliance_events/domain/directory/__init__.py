@@ -37,15 +37,19 @@ from alliance_events.domain.directory.organisations import (
     organisation_stream,
 )
 from alliance_events.domain.directory.persons import (
+    ERASED,
     ChangePersonDetails,
+    ForgetPerson,
     Person,
     PersonDetailsChanged,
+    PersonForgotten,
     PersonRegistered,
     RegisterPerson,
     person_stream,
 )
 
 __all__ = [
+    "ERASED",
     "AppointFocalPoint",
     "AppointOfficer",
     "Body",
@@ -53,12 +57,14 @@ __all__ = [
     "FeedTokenIssued",
     "FeedTokenRevoked",
     "FocalPointAppointed",
+    "ForgetPerson",
     "IssueFeedToken",
     "OfficerAppointed",
     "Organisation",
     "OrganisationRegistered",
     "Person",
     "PersonDetailsChanged",
+    "PersonForgotten",
     "PersonRegistered",
     "RegisterOrganisation",
     "RegisterPerson",

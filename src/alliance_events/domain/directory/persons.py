@@ -1,8 +1,11 @@
 """The person aggregate: a delegate or officer, and the only personal data in the log.
 
 One stream per person, ``person-<id>`` (:func:`person_stream`): their name and e-mail
-live *here only*, so that every other event refers to them by id and erasure stays
-possible (DESIGN.md).
+live *here only*, so that every other event refers to them by id, and they are stored
+sealed with the person's own key (``__personal__``). Forgetting a person
+(:class:`ForgetPerson`) deletes that key and records :class:`PersonForgotten`, which holds
+no personal data: from then on, in every replay, their name reads as :data:`ERASED` and
+their e-mail as empty, while the history keeps its shape (DESIGN.md).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Container, Iterator, Mapping
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import attrs
 
@@ -25,9 +28,12 @@ from alliance_events.domain.streams import person_stream
 from alliance_events.events import Event
 
 __all__ = [
+    "ERASED",
     "ChangePersonDetails",
+    "ForgetPerson",
     "Person",
     "PersonDetailsChanged",
+    "PersonForgotten",
     "PersonRegistered",
     "RegisterPerson",
     "decide",
@@ -37,6 +43,9 @@ __all__ = [
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
+ERASED: Final = "(erased)"
+"""What a forgotten person's name reads as."""
+
 
 # -- events ---------------------------------------------------------------------------
 # Registered under their type names by the list in catalog.py, not here.
@@ -44,7 +53,10 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 @attrs.frozen(kw_only=True)
 class PersonRegistered(Event):
-    """A person became known (personal data: name and e-mail)."""
+    """A person became known (personal data: name and e-mail, stored sealed)."""
+
+    __personal__: ClassVar[Mapping[str, object]] = {"name": ERASED, "email": ""}
+    __subject__: ClassVar[str] = "person_id"
 
     person_id: uuid.UUID
     name: str
@@ -56,10 +68,23 @@ class PersonRegistered(Event):
 class PersonDetailsChanged(Event):
     """A person's name, e-mail or organisation changed (``None``: unchanged)."""
 
+    __personal__: ClassVar[Mapping[str, object]] = {"name": None, "email": None}
+    __subject__: ClassVar[str] = "person_id"
+
     person_id: uuid.UUID
     name: str | None = None
     email: str | None = None
     organisation_id: uuid.UUID | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PersonForgotten(Event):
+    """A person was forgotten: their key is deleted (``reason`` holds no personal data)."""
+
+    __forgets__: ClassVar[str] = "person_id"
+
+    person_id: uuid.UUID
+    reason: str = ""
 
 
 # -- state ----------------------------------------------------------------------------
@@ -73,6 +98,7 @@ class Person:
     name: str
     email: str
     organisation_id: uuid.UUID | None
+    erased: bool = False
 
 
 def _registered(_: Person | None, event: PersonRegistered) -> Person:
@@ -89,6 +115,10 @@ def _details_changed(state: Person, event: PersonDetailsChanged) -> Person:
     return attrs.evolve(state, **changes)
 
 
+def _forgotten(state: Person, _: PersonForgotten) -> Person:
+    return attrs.evolve(state, name=ERASED, email="", erased=True)
+
+
 _STARTERS: Final[Mapping[type[Event], Callable[[None, Any], Person]]] = {
     PersonRegistered: _registered,
 }
@@ -97,6 +127,7 @@ _STARTERS: Final[Mapping[type[Event], Callable[[None, Any], Person]]] = {
 _EVOLVERS: Final[Mapping[type[Event], Callable[[Person, Any], Person]]] = {
     PersonRegistered: _registered,
     PersonDetailsChanged: _details_changed,
+    PersonForgotten: _forgotten,
 }
 
 
@@ -130,6 +161,17 @@ class ChangePersonDetails(Command):
     name: str | None = None
     email: str | None = None
     organisation_id: uuid.UUID | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ForgetPerson(Command):
+    """Forget a person (GDPR Article 17): their name and e-mail are erased everywhere.
+
+    ``reason`` is kept in the log: it must not name the person ("request of 3 May").
+    """
+
+    person_id: uuid.UUID
+    reason: str = ""
 
 
 def _check_email(email: str | None) -> None:
@@ -172,11 +214,27 @@ def _change_details(
 ) -> list[Event]:
     _check_details(command, organisations)
     require_known(state is not None, "person", command.person_id)
+    require(state is None or not state.erased, "person-forgotten",
+            f"person {command.person_id} was forgotten: nothing more is recorded of them")
     if command.name is not None:
         require_text(command.name, "name", limit=200)
     return [PersonDetailsChanged(event_id=next(ids), person_id=command.person_id,
                                  name=command.name, email=command.email,
                                  organisation_id=command.organisation_id)]
+
+
+def _forget(
+    state: Person | None,
+    command: ForgetPerson,
+    _: Container[uuid.UUID],
+    ids: Iterator[uuid.UUID],
+) -> list[Event]:
+    require_known(state is not None, "person", command.person_id)
+    require(state is None or not state.erased, "person-forgotten",
+            f"person {command.person_id} is forgotten already")
+    require_text(command.reason, "reason", limit=200, optional=True)
+    return [PersonForgotten(event_id=next(ids), person_id=command.person_id,
+                            reason=command.reason)]
 
 
 _DECIDERS: Final[
@@ -187,6 +245,7 @@ _DECIDERS: Final[
 ] = {
     RegisterPerson: _register,
     ChangePersonDetails: _change_details,
+    ForgetPerson: _forget,
 }
 
 
@@ -196,7 +255,8 @@ def decide(
     """Decide a person command (``refs``: the known organisations' ids).
 
     Raises:
-        RuleViolation: a rule is broken (registered already, no name, not an e-mail).
+        RuleViolation: a rule is broken (registered already, no name, not an e-mail, a
+            forgotten person).
         UnknownReferenceError: the person, or their organisation, is unknown.
         TypeError: not a person command.
 

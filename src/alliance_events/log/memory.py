@@ -30,7 +30,6 @@ from alliance_events.errors import (
     LogClosedError,
 )
 from alliance_events.events import Event
-from alliance_events.log.keys import MemoryKeys, attach_keys
 from alliance_events.log.base import (
     ANY,
     DEFAULT_PAGE_SIZE,
@@ -52,6 +51,7 @@ from alliance_events.log.chain import (
     verify_rows,
 )
 from alliance_events.log.follow import Claim
+from alliance_events.log.keys import MemoryKeys, attach_keys
 
 __all__ = ["MemoryLog"]
 

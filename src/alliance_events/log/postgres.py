@@ -167,10 +167,10 @@ from alliance_events.log.chain import (
     ChainChecker,
     StoredRow,
     VerifyReport,
-from alliance_events.log.keys import PostgresKeys, attach_keys
     verify_rows,
 )
 from alliance_events.log.follow import Claim
+from alliance_events.log.keys import PostgresKeys, attach_keys
 
 __all__ = ["DEFAULT_SCHEMA", "RECONNECT_TIMEOUT", "PostgresLog", "storage_fault"]
 
@@ -478,6 +478,7 @@ class PostgresLog:
 
         """
         self._codec = Codec() if codec is None else codec
+        attach_keys(self._codec, PostgresKeys(self))  # personal fields: log/keys.py
         self._decoder = RecordDecoder(self._codec)
         self._clock = clock
         self._page_size = page_size
@@ -584,7 +585,6 @@ class PostgresLog:
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
                     ).format(self._schema),
                     (str(_SCHEMA_VERSION),),
-        attach_keys(self._codec, PostgresKeys(self))  # personal fields: log/keys.py
                 )
 
         self._retrying("create or migrate the log's tables", run, writing=True)

@@ -94,7 +94,6 @@ from alliance_events.errors import (
     StorageUnavailableError,
 )
 from alliance_events.events import Event
-from alliance_events.log.keys import SQLiteKeys, attach_keys
 from alliance_events.log.base import (
     ANY,
     DEFAULT_PAGE_SIZE,
@@ -119,6 +118,7 @@ from alliance_events.log.chain import (
     verify_rows,
 )
 from alliance_events.log.follow import Claim
+from alliance_events.log.keys import SQLiteKeys, attach_keys
 
 __all__ = ["SQLiteLog", "Synchronous"]
 

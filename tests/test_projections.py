@@ -20,6 +20,7 @@ from alliance_events import Alliance, Event, EventLog, Recorded, open_log
 from alliance_events.domain import deadlines as dl
 from alliance_events.domain import directory as dr
 from alliance_events.domain import meetings as mt
+from alliance_events.domain import outbox as ob
 from alliance_events.domain import settings as st
 from alliance_events.domain.common import (
     LinkKind,
@@ -481,6 +482,16 @@ def _samples() -> dict[type[Event], Event]:
                            label="secretary's phone"),
         dr.FeedTokenRevoked(event_id=e(), organisation_id=o, token_id=e(), reason="lost"),
         st.FeedAddressSet(event_id=e(), base_url="https://calendar.example.org"),
+        dr.FocalPointAppointed(event_id=e(), organisation_id=o, person_id=p),
+        dr.PersonForgotten(event_id=e(), person_id=p, reason="request of 3 May"),
+        ob.NotifierStarted(event_id=e(), from_position=12, from_time=START),
+        ob.MessageQueued(event_id=e(), message_id=e(), kind=ob.MessageKind.REMINDER,
+                         organisation_id=o, recipients=(p,), due_at=START, subject="Names"),
+        ob.MessageSkipped(event_id=e(), message_id=e(), kind=ob.MessageKind.REMINDER,
+                          organisation_id=o, due_at=START, subject="Names", reason="late"),
+        ob.SendFailed(event_id=e(), message_id=e(), attempt=2, error="451 try later",
+                      retry_at=START),
+        ob.MessageSent(event_id=e(), message_id=e(), attempt=3),
     ]
     return {type(sample): sample for sample in samples}
 

@@ -11,6 +11,7 @@ import pendulum
 from alliance_events.domain import deadlines as dl
 from alliance_events.domain import directory as dr
 from alliance_events.domain import meetings as mt
+from alliance_events.domain import outbox as ob
 from alliance_events.domain import settings as st
 from alliance_events.domain.deadlines import DueAt, DueBy
 from alliance_events.events import Event, OpaqueEvent
@@ -145,7 +146,31 @@ _TEXTS: dict[type[Event], _Describer] = {
         f"revoked a private feed address of {s.organisation_name(e.organisation_id)}"
         f"{_reason(e.reason)}"
     ),
+    dr.FocalPointAppointed: lambda e, s: (
+        f"named {s.person_name(e.person_id)} the focal point of "
+        f"{s.organisation_name(e.organisation_id)}" if e.person_id is not None
+        else f"left {s.organisation_name(e.organisation_id)} without a focal point"
+    ),
+    dr.PersonForgotten: lambda e, _: (
+        f"forgot a person: their name and e-mail are erased{_reason(e.reason)}"
+    ),
     st.FeedAddressSet: lambda e, _: f"set the feed address to {e.base_url}",
+    # The outbox's e-mails.
+    ob.NotifierStarted: lambda e, _: (
+        f"started the e-mail outbox after position {e.from_position} "
+        f"({describe_moment(e.from_time)})"
+    ),
+    ob.MessageQueued: lambda e, s: (
+        f"decided to write to {s.organisation_name(e.organisation_id)}: {e.subject!r}"
+    ),
+    ob.MessageSkipped: lambda e, s: (
+        f"did not write to {s.organisation_name(e.organisation_id)} ({e.subject!r}): {e.reason}"
+    ),
+    ob.SendFailed: lambda e, _: (
+        f"could not send an e-mail (attempt {e.attempt}"
+        + (", refused for good" if e.permanent else "") + f"): {e.error}"
+    ),
+    ob.MessageSent: lambda e, _: f"sent an e-mail (attempt {e.attempt})",
     dr.OfficerAppointed: lambda e, s: (
         f"appointed {s.person_name(e.person_id)} {e.role.value} of {e.body} from "
         f"{e.since.strftime('%d %b %Y')}"

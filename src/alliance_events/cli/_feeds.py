@@ -246,12 +246,17 @@ def demo(context: click.Context) -> None:
 )
 @click.option(
     "--max-connections", default=512, show_default=True, type=click.IntRange(1, 10_000),
-    help="Connections open at once; beyond, the longest idle one is closed.",
+    help="Connections open at once (per worker); beyond, the longest idle one is closed.",
+)
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+    help="Processes answering requests. With more than one, one process follows the log "
+    "and renders each feed once into shared memory, and the workers serve it from there.",
 )
 @click.pass_context
 def serve(
     context: click.Context, *, host: str, port: int, poll_interval: float,
-    request_timeout: float, max_connections: int,
+    request_timeout: float, max_connections: int, workers: int,
 ) -> None:
     """Serve the calendar feeds over HTTP, following the log (Ctrl-C stops).
 
@@ -277,6 +282,15 @@ def serve(
                     "https://…`",
                     err=True,
                 )
+            if workers > 1:
+                _serve_with_workers(
+                    alliance, sockets, workers=workers, poll_interval=poll_interval,
+                    options={"request_timeout": request_timeout,
+                             "max_connections": max_connections, "log_level": "info",
+                             "log_config": log_config},
+                )
+                click.echo("stopped", err=True)
+                return
             app = create_app(alliance, poll_interval=poll_interval)
             # uvicorn shuts down gracefully on Ctrl-C, then raises the signal again.
             config = server_config(
@@ -290,6 +304,62 @@ def serve(
     finally:
         for listener in sockets:
             listener.close()
+
+
+def _serve_with_workers(
+    alliance: Alliance, sockets: list[socket.socket], *, workers: int, poll_interval: float,
+    options: dict[str, Any],
+) -> None:
+    """Run the publisher here (on a Unix socket) and ``workers`` processes on ``sockets``.
+
+    The publisher follows the log and renders each feed once into a store in shared
+    memory (``web._store``); the workers serve the feeds from it and pass everything
+    else to the publisher. Ctrl-C stops them all; the store is removed.
+    """
+    import multiprocessing  # noqa: PLC0415 - only serve --workers needs them
+    import shutil  # noqa: PLC0415
+
+    from alliance_events.web import create_app, server_config  # noqa: PLC0415
+    from alliance_events.web._store import FeedStore  # noqa: PLC0415
+    from alliance_events.web._workers import run_worker  # noqa: PLC0415
+
+    shm = Path("/dev/shm")  # noqa: S108 - a memory file system: the store's pages are shared
+    store = Path(tempfile.mkdtemp(prefix="alliance-events-feeds-",
+                                  dir=shm if shm.is_dir() else None))
+    publisher = str(store / "publisher.sock")
+    spawn = multiprocessing.get_context("spawn")  # no copy of this process's heap
+    processes = []
+    try:
+        app = create_app(alliance, poll_interval=poll_interval, store=FeedStore(store))
+        worker_options = {key: options[key] for key in ("request_timeout", "max_connections",
+                                                        "log_level", "log_config")}
+        for _ in range(workers):
+            process = spawn.Process(target=run_worker,
+                                    args=(str(store), publisher, sockets, worker_options))
+            process.start()
+            processes.append(process)
+        config = server_config(app, uds=publisher, access_log=False, lifespan="on",
+                               server_header=False, **options)  # sets the logging up
+        for listener in sockets:
+            address, port = listener.getsockname()[:2]
+            shown = f"[{address}]" if ":" in address else address
+            logging.getLogger("uvicorn.error").info(
+                "Feeds served on http://%s:%d by %d workers (Press CTRL+C to quit)",
+                shown, port, workers)
+        with contextlib.suppress(KeyboardInterrupt):
+            import uvicorn  # noqa: PLC0415
+
+            uvicorn.Server(config).run()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: uvicorn shuts down gracefully
+        for process in processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        shutil.rmtree(store, ignore_errors=True)
 
 
 def _server(config: Any) -> Any:

@@ -47,6 +47,7 @@ from alliance_events.ical._items import (
     plan_deadline,
     plan_meeting,
 )
+from alliance_events.ical._pieces import Blocks, Piece, Pieces, crc32_combine
 from alliance_events.ical._text import one_line
 from alliance_events.ical._vtimezone import vtimezone
 from alliance_events.ical._write import Text, VEventData, to_vevent, tzid_of, write_vevent
@@ -57,6 +58,8 @@ __all__ = ["DEFAULT_NAME", "PRODID", "Feed", "FeedRenderer"]
 PRODID: Final = "-//alliance-events//Alliance calendar//EN"
 DEFAULT_NAME: Final = "Alliance of NGOs on Crime Prevention and Criminal Justice"
 _END: Final = b"END:VCALENDAR\r\n"
+_END_PIECE: Final = Piece(_END)
+_HEADS_KEPT: Final = 64  # feeds' heads (header and VTIMEZONEs) kept; then forgotten
 _DAY: Final = _dt.timedelta(days=1)
 
 
@@ -67,22 +70,67 @@ _MICROSECOND: Final = _dt.timedelta(microseconds=1)
 _MICROSECONDS_A_DAY: Final = 86_400_000_000
 
 
-@attrs.frozen
 class Feed:
     """One rendered feed.
 
     Attributes:
-        body: the exact iCalendar bytes (CRLF line ends, folded at 75 octets).
         last_modified: the latest change of any item shown, or the moment an item left
             the feed (cancelled, past its grace period), whichever is later: it only
             moves forward as the log grows and the days pass.
         item_count: how many VEVENTs the feed holds.
+        pieces: the bytes in pieces, with the validators and the gzip body derived from
+            them (a change rebuilds only the pieces it touched; see ``_pieces``).
+
+    Built from ``body`` (any bytes: a test's scripted feed), or by the renderer from
+    its pieces. :attr:`body` joins the pieces on first use: a server sends the pieces.
 
     """
 
-    body: bytes
-    last_modified: pendulum.DateTime
-    item_count: int
+    __slots__ = ("_body", "item_count", "last_modified", "pieces")
+
+    def __init__(
+        self,
+        body: bytes | None = None,
+        *,
+        last_modified: pendulum.DateTime,
+        item_count: int,
+        pieces: Pieces | None = None,
+    ) -> None:
+        if pieces is None:
+            if body is None:
+                raise TypeError("Feed needs its body or its pieces")
+            pieces = Pieces.of(body)
+        self.pieces = pieces
+        self._body = body
+        self.last_modified = last_modified
+        self.item_count = item_count
+
+    @property
+    def body(self) -> bytes:
+        """The exact iCalendar bytes (CRLF line ends, folded at 75 octets)."""
+        body = self._body
+        if body is None:
+            body = self._body = self.pieces.body()
+        return body
+
+    @property
+    def etag(self) -> bytes:
+        """The strong validator of the bytes (a SHA-256 over the pieces' SHA-256s)."""
+        return self.pieces.etag
+
+    def __eq__(self, other: object) -> bool:
+        """Compare the bytes (by their ETags), the times and the counts."""
+        if not isinstance(other, Feed):
+            return NotImplemented
+        return (self.pieces.etag, self.last_modified, self.item_count) == (
+            other.pieces.etag, other.last_modified, other.item_count)
+
+    def __hash__(self) -> int:
+        return hash((self.pieces.etag, self.last_modified, self.item_count))
+
+    def __repr__(self) -> str:
+        return (f"Feed(items={self.item_count}, bytes={self.pieces.length}, "
+                f"last_modified={self.last_modified.isoformat()})")
 
 
 @attrs.frozen
@@ -121,9 +169,10 @@ class _Item:
 class _View:
     """An audience's feed as last rendered, and the indexes that bring it up to date.
 
-    ``orders`` and ``bodies`` are the shown items' sort keys and VEVENT bytes, in feed
-    order; ``zones`` counts the shown (TZID, year) uses; ``turning`` and ``turn_days``
-    find the items by the days they change on with no event (:attr:`_Item.turns`).
+    ``blocks`` holds the shown items' VEVENT bytes in feed order (by their sort keys),
+    grouped into the blocks the feed's pieces are made of; ``zones`` counts the shown
+    (TZID, year) uses; ``turning`` and ``turn_days`` find the items by the days they
+    change on with no event (:attr:`_Item.turns`).
     """
 
     def __init__(
@@ -146,8 +195,7 @@ class _View:
                 shown.append(item.entry)
                 self.zones.update(item.entry.zones)
         shown.sort(key=lambda e: e.order)
-        self.orders = [entry.order for entry in shown]
-        self.bodies = [entry.body for entry in shown]
+        self.blocks = Blocks.of((entry.order, entry.order[3], entry.body) for entry in shown)
         self.turn_days = sorted(self.turning)
         self.last_modified = last_modified
 
@@ -180,9 +228,7 @@ class _View:
         self.items[item_id] = item
         entry = item.entry
         if entry is not None:
-            at = bisect_left(self.orders, entry.order)
-            self.orders.insert(at, entry.order)
-            self.bodies.insert(at, entry.body)
+            self.blocks.add(entry.order, entry.order[3], entry.body)
             self.zones.update(entry.zones)
 
     def remove(self, item_id: uuid.UUID) -> _Item | None:
@@ -198,10 +244,7 @@ class _View:
                     del self.dependants[dependency]
         entry = item.entry
         if entry is not None:
-            at = bisect_left(self.orders, entry.order)
-            assert self.orders[at] == entry.order  # noqa: S101 - the view is consistent
-            del self.orders[at]
-            del self.bodies[at]
+            self.blocks.remove(entry.order)
             for zone in entry.zones:
                 self.zones[zone] -= 1
                 if self.zones[zone] <= 0:
@@ -283,6 +326,7 @@ class FeedRenderer:
         self._headers: dict[tuple[str, str], bytes] = {}
         self._zones: dict[tuple[str, int, int], bytes] = {}
         self._shared: dict[uuid.UUID, _Entry] = {}  # neutral items' VEVENTs, any audience
+        self._heads: dict[bytes, Piece] = {}  # header + VTIMEZONEs, per feed as rendered
         self._lock = threading.Lock()
 
     # -- public -----------------------------------------------------------------------
@@ -302,15 +346,11 @@ class FeedRenderer:
                 view = self._views[audience.key] = self._rebuild(view, state, audience, today)
             else:
                 self._advance(view, state, audience, today, changed)
-            body = b"".join(
-                (
-                    self._header(state, audience),
-                    *self._timezones(view.zones),
-                    *view.bodies,
-                    _END,
-                )
+            return Feed(
+                pieces=self._pieces(view, self._header(state, audience), view.zones),
+                last_modified=view.last_modified,
+                item_count=len(view.blocks),
             )
-            return Feed(body=body, last_modified=view.last_modified, item_count=len(view.bodies))
 
     def calendar(
         self, state: AllianceState, audience: Audience, *, now: _dt.datetime
@@ -564,6 +604,24 @@ class FeedRenderer:
             assert whole.endswith(_END)  # noqa: S101 - what icalendar always writes
             header = self._headers[key] = whole[: -len(_END)]
         return header
+
+    def _pieces(
+        self, view: _View, header: bytes, zones: Iterable[tuple[str, int]]
+    ) -> Pieces:
+        """Return the feed's pieces: the header with the VTIMEZONEs, the blocks, the end.
+
+        Only the blocks touched since the last render are joined and hashed again; the
+        feed's CRC-32 comes from the blocks' CRC tree, not from its bytes.
+        """
+        head_bytes = b"".join((header, *self._timezones(zones)))
+        head = self._heads.get(head_bytes)
+        if head is None:
+            if len(self._heads) >= _HEADS_KEPT:
+                self._heads.clear()
+            head = self._heads[head_bytes] = Piece(head_bytes)
+        blocks, (crc, length, _) = view.blocks.pieces()
+        crc = crc32_combine(crc32_combine(head.crc, crc, length), _END_PIECE.crc, len(_END))
+        return Pieces([head, *blocks, _END_PIECE], crc=crc)
 
     def _timezones(self, zones: Iterable[tuple[str, int]]) -> list[bytes]:
         ranges = _ranges(tuple(zones))

@@ -18,10 +18,12 @@ Every link is built from the feed address recorded in the log
 (:meth:`Alliance.set_feed_address`, ``alliance-events settings feed-address``): the
 address ``token issue`` prints is the address these pages offer.
 
-HTTP as calendar rule 17 asks: a strong ``ETag`` (the SHA-256 of the exact bytes
-sent), ``Last-Modified`` that never moves backwards for a feed, ``If-None-Match`` with
-the weak comparison and precedence over ``If-Modified-Since``, which is compared (a 304
-only when the feed is not newer), 304s repeating ``ETag``, ``Last-Modified`` and
+HTTP as calendar rule 17 asks: a strong ``ETag`` (a hash of the exact bytes sent: the
+SHA-256 over the SHA-256s of the pieces the bytes cut into, ``ical._pieces``, so that a
+change hashes what it touched; any process computes the same one for the same bytes),
+``Last-Modified`` that never moves backwards for a feed, ``If-None-Match`` with the weak
+comparison and precedence over ``If-Modified-Since``, which is compared (a 304 only when
+the feed is not newer), 304s repeating ``ETag``, ``Last-Modified`` and
 ``Cache-Control``, and ``HEAD``.
 
 How the work is split, so that a conditional GET costs almost nothing:
@@ -42,8 +44,21 @@ How the work is split, so that a conditional GET costs almost nothing:
   cache key, the token itself is not kept) until the log moves, so a revocation takes
   effect within one poll.
 
-The gzip variant has an ETag of its own (the SHA-256 of the gzipped bytes: a strong
-validator differs per content coding, RFC 9110 §8.8.3). ``If-None-Match`` with either
+The body is never joined: a 200 sends the feed's pieces (a few hundred KB per send), and
+the gzip body is one gzip member made of the pieces' deflate segments (each piece
+compressed once, when first served, and shared by the next feeds while it holds) with a
+CRC-32 combined from theirs. The gzip variant has an ETag of its own (derived from the
+feed's: a strong validator differs per content coding, RFC 9110 §8.8.3).
+
+``alliance-events serve --workers N`` runs this server as a *publisher* on a Unix socket
+(following the log, rendering each feed once, looking tokens up, serving the pages and
+``/healthz``) and N worker processes on the listening sockets, which serve the feeds
+from a store in shared memory that the publisher writes (``web._store``,
+``web._workers``) and pass every other request to the publisher.
+
+A conditional GET of a feed already rendered (a subscriber's revalidation) is answered
+before Starlette's router and middleware: a dictionary look-up, a loop over the
+headers and two ``send`` calls. ``If-None-Match`` with either
 variant's ETag matches: both stand for the same feed content.
 
 Tokens never reach a log: this module logs no paths, and ``alliance-events serve`` runs
@@ -63,7 +78,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import email.utils
-import gzip
 import hashlib
 import logging
 import threading
@@ -94,12 +108,12 @@ from alliance_events import (
 from alliance_events.app import Alliance
 from alliance_events.web._guard import server_config
 from alliance_events.web._pages import STYLE_HASH, Delegate, listed, page
+from alliance_events.web._store import FeedStore
 
 __all__ = ["FeedServer", "create_app", "server_config", "subscribe_links"]
 
 logger = logging.getLogger(__name__)
 
-_GZIP_LEVEL: Final = 1  # ~60 ms for a 10,000-item feed (level 6: ~230 ms), once per change
 _MAX_TOKEN_LENGTH: Final = 256  # longer is no token of ours: 404 without a look-up
 _LISTED: Final = 20  # meetings to come on a subscribe page
 _PAGES_KEPT: Final = 256  # subscribe pages cached (by feed, token, position and day)
@@ -138,9 +152,8 @@ def _parse_http_date(value: bytes) -> int | None:
         return None  # malformed: as if the header were absent (RFC 9110, 13.1.3)
 
 
-def _etag(body: bytes) -> bytes:
-    digest = urlsafe_b64encode(hashlib.sha256(body).digest()).rstrip(b"=")
-    return b'"' + digest + b'"'
+def _etag(digest: bytes) -> bytes:
+    return b'"' + urlsafe_b64encode(digest).rstrip(b"=") + b'"'
 
 
 def _none_match(value: bytes, tags: Iterable[bytes]) -> bool:
@@ -188,31 +201,35 @@ def _accepts_gzip(value: bytes) -> bool:
 
 
 class _Cached:
-    """One rendered feed, with everything a response needs, prepared once."""
+    """One rendered feed, with everything a response needs, prepared once.
+
+    The bytes stay in the feed's pieces (``ical._pieces``): a 200 sends them piece by
+    piece, never joined; the gzip body is the pieces' deflate segments (each piece
+    compressed once, shared with the next feeds while it does not change). So a change
+    costs the server what it touched: the ETag and the CRC come from the pieces.
+    """
 
     __slots__ = (
-        "body", "body_gzip", "etag", "headers_200", "headers_200_gzip", "headers_304",
+        "chunks", "chunks_gzip", "etag", "headers_200", "headers_200_gzip", "headers_304",
         "headers_304_gzip", "item_count", "last_modified", "last_modified_http", "position",
         "tags",
     )
 
     def __init__(
-        self, body: bytes, *, last_modified: int, max_age: int, public: bool, position: int,
-        item_count: int, previous: _Cached | None,
+        self, feed: Feed, *, last_modified: int, max_age: int, public: bool, position: int,
     ) -> None:
-        self.body = body
-        self.etag = _etag(body)
-        self.body_gzip: bytes
-        if previous is not None and previous.etag == self.etag:
-            self.body_gzip = previous.body_gzip  # the same bytes: no need to compress again
-        else:
-            self.body_gzip = gzip.compress(body, compresslevel=_GZIP_LEVEL, mtime=0)
-        etag_gzip = _etag(self.body_gzip)
+        pieces = feed.pieces
+        self.chunks = tuple(pieces.chunks())
+        self.chunks_gzip = pieces.gzip_chunks()
+        self.etag = _etag(pieces.etag)
+        # A strong validator per content coding (RFC 9110, 8.8.3): the gzip bytes are a
+        # function of the feed's bytes (pieces compressed alone, level fixed, no time).
+        etag_gzip = _etag(hashlib.sha256(b"gzip\0" + pieces.etag).digest())
         self.tags = frozenset((self.etag, etag_gzip))
         self.last_modified = last_modified
         self.last_modified_http = _http_date(last_modified)
         self.position = position
-        self.item_count = item_count
+        self.item_count = feed.item_count
         cache_control = f"{'public' if public else 'private'}, max-age={max_age}".encode()
         validators = [
             (b"last-modified", self.last_modified_http),
@@ -224,17 +241,82 @@ class _Cached:
         self.headers_200 = [
             *self.headers_304,
             (b"content-type", _CALENDAR_TYPE),
-            (b"content-length", str(len(body)).encode()),
+            (b"content-length", str(pieces.length).encode()),
         ]
         self.headers_200_gzip = [
             *self.headers_304_gzip,
             (b"content-type", _CALENDAR_TYPE),
             (b"content-encoding", b"gzip"),
-            (b"content-length", str(len(self.body_gzip)).encode()),
+            (b"content-length", str(sum(map(len, self.chunks_gzip))).encode()),
         ]
 
 
-class FeedServer:
+class Responder:
+    """Answers a request for a prepared feed (``_Cached``, or a worker's ``Stored``).
+
+    Shared by the feed server and the workers of ``serve --workers``: the same
+    conditional-request rules, headers and chunked bodies in every process.
+    """
+
+    _gzip_answers: dict[bytes, bool]
+
+    def _wants_gzip(self, value: bytes) -> bool:
+        answer = self._gzip_answers.get(value)
+        if answer is None:
+            answer = _accepts_gzip(value)
+            if len(self._gzip_answers) < 256:  # noqa: PLR2004 - clients send a handful
+                self._gzip_answers[value] = answer
+        return answer
+
+    def _asked(self, cached: Any, scope: Scope) -> tuple[bool, bool] | None:
+        """Return (not modified?, gzip?) for a request of ``cached``; None: it has a body."""
+        if_none_match = if_modified_since = None
+        wants_gzip = False
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                if_none_match = value if if_none_match is None else if_none_match + b"," + value
+            elif name == b"if-modified-since":
+                if_modified_since = value
+            elif name == b"accept-encoding":
+                wants_gzip = self._wants_gzip(value)
+            elif name == b"transfer-encoding" or (
+                name == b"content-length" and value.strip() != b"0"
+            ):
+                return None
+        if if_none_match is not None:
+            # the usual revalidation (our own tag, as sent) is one set look-up
+            return if_none_match in cached.tags or _none_match(if_none_match, cached.tags), (
+                wants_gzip)
+        if if_modified_since is None:
+            return False, wants_gzip
+        if if_modified_since == cached.last_modified_http:
+            return True, wants_gzip  # what we sent last time: the usual case, no parsing
+        since = _parse_http_date(if_modified_since)
+        return since is not None and cached.last_modified <= since, wants_gzip
+
+    async def _respond(self, cached: Any, scope: Scope, send: Send) -> None:
+        asked = self._asked(cached, scope)
+        if asked is None:
+            await _refuse_body(send)
+            return
+        not_modified, wants_gzip = asked
+        if not_modified:
+            headers = cached.headers_304_gzip if wants_gzip else cached.headers_304
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send(_EMPTY_BODY)
+            return
+        if wants_gzip:
+            headers, chunks = cached.headers_200_gzip, cached.chunks_gzip
+        else:
+            headers, chunks = cached.headers_200, cached.chunks
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if scope["method"] == "HEAD":
+            await send(_EMPTY_BODY)
+            return
+        await _send_chunks(chunks, send)
+
+
+class FeedServer(Responder):
     """The feeds' cache, the log follower, and the ASGI endpoints serving the feeds.
 
     Use :func:`create_app`; this class is public for its attributes (tests, health).
@@ -248,8 +330,10 @@ class FeedServer:
         poll_interval: float,
         rerender_every: float,
         clock: Clock,
+        store: FeedStore | None = None,
     ) -> None:
         self.alliance = alliance
+        self.store = store
         self.renderer = renderer
         self.poll_interval = poll_interval
         self.rerender_every = rerender_every
@@ -265,6 +349,7 @@ class FeedServer:
         self._feeds: dict[str, _Cached] = {}
         self._audiences: dict[str, Audience] = {}
         self._tokens: dict[str, uuid.UUID] = {}  # SHA-256 of a live token -> organisation
+        self._organisation_keys: dict[uuid.UUID, str] = {}
         self._rendered_at = 0.0
         self._public_key = Audience.public().key
         self._gzip_answers: dict[bytes, bool] = {}
@@ -289,6 +374,8 @@ class FeedServer:
                 return False
             if moved:
                 self._tokens = {}  # issued or revoked tokens: look each up again
+                if self.store is not None:  # hashes only, as the log keeps them
+                    self.store.publish_tokens(state.feed_tokens)
             now = self.clock()
             for key, audience in list(self._audiences.items()):
                 self._install(key, audience, self.renderer.render(state, audience, now=now),
@@ -325,20 +412,22 @@ class FeedServer:
         previous = self._feeds.get(key)
         last_modified = int(feed.last_modified.timestamp())
         if previous is not None:
-            if previous.body == feed.body and previous.last_modified >= last_modified:
+            same = previous.etag == _etag(feed.etag)  # the same bytes
+            if same and previous.last_modified >= last_modified:
                 return previous
             last_modified = max(last_modified, previous.last_modified)  # never backwards
-            if previous.body != feed.body and last_modified <= previous.last_modified:
+            if not same and last_modified <= previous.last_modified:
                 # The bytes changed but the feed's time did not move (at HTTP's one-second
                 # resolution): move it, or a client revalidating by date alone (Apple)
                 # would keep the old feed for ever.
                 last_modified = max(previous.last_modified + 1, int(now.timestamp()))
         cached = _Cached(
-            feed.body, last_modified=last_modified, max_age=self.max_age,
-            public=key == self._public_key, position=position, item_count=feed.item_count,
-            previous=previous,
+            feed, last_modified=last_modified, max_age=self.max_age,
+            public=key == self._public_key, position=position,
         )
         self._feeds[key] = cached
+        if self.store is not None:
+            self.store.publish(key, cached, feed.pieces)
         return cached
 
     def _lookup(self, token: str, token_hash: str) -> uuid.UUID | None:
@@ -479,47 +568,27 @@ class FeedServer:
                 return
         await self._respond(cached, scope, send)
 
-    def _wants_gzip(self, value: bytes) -> bool:
-        answer = self._gzip_answers.get(value)
-        if answer is None:
-            answer = _accepts_gzip(value)
-            if len(self._gzip_answers) < 256:  # noqa: PLR2004 - clients send a handful
-                self._gzip_answers[value] = answer
-        return answer
+    def cached_for(self, path: str) -> _Cached | None:
+        """Return the feed a path names if it is rendered and its token known, else None.
 
-    async def _respond(self, cached: _Cached, scope: Scope, send: Send) -> None:
-        if_none_match = if_modified_since = None
-        wants_gzip = False
-        for name, value in scope["headers"]:
-            if name == b"if-none-match":
-                if_none_match = value if if_none_match is None else if_none_match + b"," + value
-            elif name == b"if-modified-since":
-                if_modified_since = value
-            elif name == b"accept-encoding":
-                wants_gzip = self._wants_gzip(value)
-        if if_none_match is not None:
-            not_modified = _none_match(if_none_match, cached.tags)
-        elif if_modified_since is not None:
-            if if_modified_since == cached.last_modified_http:
-                not_modified = True  # what we sent last time: the usual case, no parsing
-            else:
-                since = _parse_http_date(if_modified_since)
-                not_modified = since is not None and cached.last_modified <= since
-        else:
-            not_modified = False
-        if not_modified:
-            headers = cached.headers_304_gzip if wants_gzip else cached.headers_304
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        if wants_gzip:
-            headers, body = cached.headers_200_gzip, cached.body_gzip
-        else:
-            headers, body = cached.headers_200, cached.body
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({
-            "type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body
-        })
+        What the fast path (before the router) serves; None sends the request the long
+        way (the endpoints above), which renders, looks tokens up or answers 404.
+        """
+        if path == "/calendar.ics":
+            return self._feeds.get(self._public_key)
+        if path.startswith("/o/") and path.endswith("/calendar.ics"):
+            token = path[3:-13]
+            if not token or "/" in token or len(token) > _MAX_TOKEN_LENGTH:
+                return None
+            organisation = self._tokens.get(hashlib.sha256(token.encode()).hexdigest())
+            if organisation is not None:
+                return self._feeds.get(self._organisation_keys.get(organisation) or
+                                       self._organisation_key(organisation))
+        return None
+
+    def _organisation_key(self, organisation: uuid.UUID) -> str:
+        key = self._organisation_keys[organisation] = Audience.organisation(organisation).key
+        return key
 
     # -- the subscribe pages and the health check -----------------------------------------
 
@@ -620,6 +689,35 @@ async def _unavailable(scope: Scope, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+_EMPTY_BODY: Final = {"type": "http.response.body", "body": b""}
+_SEND_AT_LEAST: Final = 256 * 1024  # bytes gathered into one send (pieces are ~40 KB)
+
+
+async def _send_chunks(chunks: tuple[bytes, ...], send: Send) -> None:
+    """Send a body given in chunks, a few hundred KB per send (no copy of the whole)."""
+    gathered: list[bytes] = []
+    size = 0
+    last = len(chunks) - 1
+    for at, chunk in enumerate(chunks):
+        gathered.append(chunk)
+        size += len(chunk)
+        if size >= _SEND_AT_LEAST or at == last:
+            body = gathered[0] if len(gathered) == 1 else b"".join(gathered)
+            await send({"type": "http.response.body", "body": body, "more_body": at < last})
+            gathered, size = [], 0
+    if not chunks:
+        await send(_EMPTY_BODY)
+
+
+async def _refuse_body(send: Send) -> None:
+    """Answer 413: no request to the feed server has a body (see :class:`_RefuseBodies`)."""
+    await send({"type": "http.response.start", "status": 413, "headers": [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"connection", b"close"),
+    ]})
+    await send({"type": "http.response.body", "body": b"A request to this server has no body.\n"})
+
+
 async def _not_found(scope: Scope, send: Send) -> None:
     await send({"type": "http.response.start", "status": 404, "headers": _NOT_FOUND_HEADERS})
     body = b"" if scope["method"] == "HEAD" else _NOT_FOUND_BODY
@@ -654,14 +752,29 @@ class _RefuseBodies:
                 if name == b"transfer-encoding" or (
                     name == b"content-length" and value.strip() != b"0"
                 ):
-                    await send({"type": "http.response.start", "status": 413, "headers": [
-                        (b"content-type", b"text/plain; charset=utf-8"),
-                        (b"connection", b"close"),
-                    ]})
-                    await send({"type": "http.response.body",
-                                "body": b"A request to this server has no body.\n"})
+                    await _refuse_body(send)
                     return
         await self.app(scope, receive, send)
+
+
+class _FeedApp(Starlette):
+    """Starlette, with the feeds' conditional GETs answered before the router.
+
+    A subscriber's revalidation of a feed already rendered (the bulk of the traffic: one
+    per subscriber every refresh) is a dictionary look-up, a header loop and two
+    ``send`` calls, as in a bare ASGI callable; everything else (a first render, a token
+    not looked up yet, the pages, ``/healthz``, unknown paths) goes through Starlette.
+    """
+
+    feeds: FeedServer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            cached = self.feeds.cached_for(scope["path"])
+            if cached is not None:
+                await self.feeds._respond(cached, scope, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -672,6 +785,7 @@ def create_app(
     poll_interval: float = 0.5,
     rerender_every: float = 3600.0,
     clock: Clock | None = None,
+    store: FeedStore | None = None,
 ) -> Starlette:
     """Return the feed server's ASGI application over ``alliance``.
 
@@ -690,6 +804,8 @@ def create_app(
         rerender_every: seconds after which the feeds are rendered again even if the log
             did not move (items leave the window as time passes).
         clock: the time feeds are rendered at; the Alliance's clock by default.
+        store: where to publish every feed rendered and the live tokens' hashes, for
+            the workers of ``serve --workers`` (``web._store``); none by default.
 
     Mounted inside another Starlette application, the feed server's lifespan (which
     follows the log) does not run by itself: enter ``app.router.lifespan_context(app)``
@@ -702,6 +818,7 @@ def create_app(
         poll_interval=poll_interval,
         rerender_every=rerender_every,
         clock=alliance.clock if clock is None else clock,
+        store=store,
     )
 
     async def index(request: Request) -> Response:
@@ -733,7 +850,7 @@ def create_app(
         report = server.health()
         return JSONResponse(report, status_code=200 if server.healthy else 503)
 
-    app = Starlette(
+    app = _FeedApp(
         middleware=[Middleware(_RefuseBodies)],
         routes=[
             Route("/calendar.ics", _Endpoint(server.public_feed), methods=["GET", "HEAD"]),
@@ -747,5 +864,5 @@ def create_app(
     )
     # No redirect to an added "/": "/o/<anything>" must get the same 404 as a wrong token.
     app.router.redirect_slashes = False
-    app.state.feeds = server
+    app.state.feeds = app.feeds = server
     return app

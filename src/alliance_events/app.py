@@ -82,7 +82,8 @@ from alliance_events.events import Event, EventRegistry
 from alliance_events.events import registry as default_registry
 from alliance_events.ical import FeedLinks, subscribe_links
 from alliance_events.log import open_log
-from alliance_events.log.base import EventLog, Recorded
+from alliance_events.log.base import EventLog, Recorded, snapshot_store
+from alliance_events.log.reseal import SealReport, seal_personal_data
 from alliance_events.plugins import PluginLoad, load_event_types
 from alliance_events.projections.alliance import AllianceProjection, AllianceState, LeftOut
 from alliance_events.projections.history import HistoryEntry, history_entry
@@ -475,7 +476,9 @@ class Alliance:
         self.ids: IdFactory = new_id if ids is None else ids
         self.plugins: tuple[PluginLoad, ...] = ()
         """The installed tools whose event types were loaded (``open(plugins=True)``)."""
-        self._runner = ProjectionRunner(log, AllianceProjection())
+        # Started from the snapshot stored beside the log, if a good one is there, and
+        # stored again now and then (see alliance_events.projections.runner).
+        self._runner = ProjectionRunner(log, AllianceProjection(), snapshots=snapshot_store(log))
         # The last state "in effect at" folded, by (moment, what the log knew, head): a
         # listing asks for it once per meeting.
         self._in_effect: tuple[tuple[object, ...], AllianceState] | None = None
@@ -987,8 +990,8 @@ class Alliance:
             raise UnknownReferenceError("unknown-person", f"no person {person} is registered")
         records = list(self.log.read_stream(dr.person_stream(person)))
         report = self._forget_report(person, records)
-        plain = [r.position for r in records if person in self.log.codec.plaintext
-                 and type(r.event).__personal__]
+        plain = [r.position for r in records
+                 if type(r.event).__personal__ and person in self.log.codec.plaintext]
         if plain:
             raise RuleViolation(
                 "plaintext-personal-data",
@@ -1003,6 +1006,19 @@ class Alliance:
         if not found.erased:
             self._do(dr.ForgetPerson, command_id, actor, at, person_id=person, reason=reason)
         return attrs.evolve(report, key_deleted=deleted, already=found.erased)
+
+    def seal_personal_data(self) -> SealReport:
+        """Seal, in place, the personal data a log written before sealing holds in plaintext.
+
+        A one-time migration of a SQLite log, after which every person can be forgotten
+        (see :mod:`alliance_events.log.reseal`).
+
+        Raises:
+            ReadOnlyStorageError: the log is open read-only.
+            UnsupportedURLError: a PostgreSQL log (copy it into a new one instead).
+
+        """
+        return seal_personal_data(self.log, now=self.clock())
 
     def _forget_report(self, person: uuid.UUID, records: list[Recorded]) -> ForgetReport:
         state = self.state

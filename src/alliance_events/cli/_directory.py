@@ -230,6 +230,116 @@ def person_list(
     console().print(table)
 
 
+@person.command("forget")
+@click.argument("person_name", metavar="PERSON")
+@click.option("--reason", default="", help="Why (kept in the log: do not name the person).")
+@click.option("--report", "full", is_flag=True, help="List everything that named them.")
+@click.option("--dry-run", is_flag=True, help="Say what would be affected; erase nothing.")
+@json_option
+@command_id_option
+@click.pass_context
+def person_forget(
+    context: click.Context, *, person_name: str, reason: str, full: bool, dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Forget PERSON (GDPR Article 17): their name and e-mail are erased everywhere.
+
+    Their key is deleted from the key store beside the log: every replay, feed, history
+    and table then shows them as erased, on this log and any copy read after it. The
+    log itself is not rewritten (its checksums still verify). Backups taken before hold
+    the key: see docs/how-to/forget-a-person.md.
+    """
+    with open_alliance(context, quiet=as_json) as alliance:
+        person_id = alliance.find_person(person_name)
+        name = alliance.state.persons[person_id].name
+        report = alliance.forget_person(person_id, reason=reason, dry_run=dry_run,
+                                        **recorded_as(context))
+        postgres = db_url(settings(context).db).startswith(("postgresql:", "postgres:"))
+    if as_json:
+        emit_json({"person_id": person_id, "dry_run": dry_run, "already": report.already,
+                   "key_deleted": report.key_deleted, "records": list(report.records),
+                   "mentions": list(report.mentions), "feeds": list(report.feeds)})
+        return
+    if dry_run:
+        click.echo(f"would forget {name}: {len(report.records)} records of theirs, "
+                   f"{len(report.mentions)} mentions, feeds: {', '.join(report.feeds)}")
+    elif report.already:
+        click.echo(f"person {person_id} was forgotten already"
+                   + ("; their key was still there and is deleted now"
+                      if report.key_deleted else ""))
+    else:
+        click.echo(f"forgot {name}: their name and e-mail are erased from "
+                   f"{len(report.records)} records; {len(report.mentions)} mentions now show "
+                   f"them as erased; feeds changed: {', '.join(report.feeds)}")
+    if full or dry_run:
+        click.echo(f"records (positions): {', '.join(map(str, report.records)) or 'none'}")
+        for mention in report.mentions:
+            click.echo(f"  {mention}")
+    if postgres and not dry_run:
+        click.echo("note: PostgreSQL's WAL archives and base backups taken before still hold "
+                   "the key: see docs/how-to/forget-a-person.md", err=True)
+
+
+@person.command("seal")
+@click.pass_context
+def person_seal(context: click.Context) -> None:
+    """Seal the personal data of a log written before it was sealed (once, in place).
+
+    Until then those persons cannot be forgotten (`person forget` says which records
+    hold plaintext). Rewrites those records' data sealed, marks them, computes their
+    streams' checksums again, and compacts the file: take a backup first, and delete the
+    backups that hold plaintext once it is done. SQLite logs only.
+    """
+    with open_alliance(context) as alliance:
+        report = alliance.seal_personal_data()
+    if not report.records:
+        click.echo("nothing to seal: every record's personal data is sealed")
+        return
+    click.echo(f"sealed {len(report.records)} records of {len(report.persons)} persons in "
+               f"place; {report.streams_rechained} streams' checksums computed again")
+
+
+@person.command("retention")
+@click.option("--years", type=click.IntRange(1, 100), required=True,
+              help="Erase delegates this many years after the last meeting they were "
+                   "nominated to.")
+@click.option("--apply", "apply_it", is_flag=True,
+              help="Erase them (without it: only say whom it would erase).")
+@json_option
+@click.pass_context
+def person_retention(context: click.Context, *, years: int, apply_it: bool,
+                     as_json: bool) -> None:
+    """Say which delegates the retention policy erases; with --apply, erase them.
+
+    Off unless run: the alliance decides its period (the policy is this command, run by
+    hand or from cron). Focal points and current officers are kept, and said so.
+    """
+    with open_alliance(context, quiet=as_json) as alliance:
+        found = alliance.retention(years=years)
+        state = alliance.state
+        rows = [(c, state.persons[c.person_id].name) for c in found]
+        if apply_it:
+            for candidate, _ in rows:
+                if not candidate.kept:
+                    alliance.forget_person(
+                        candidate.person_id,
+                        reason=f"retention: {years} years after the last meeting",
+                        **recorded_as(context))
+    if as_json:
+        emit_json([{"person_id": c.person_id, "last_meeting": c.last_meeting,
+                    "kept": c.kept, "erased": apply_it and not c.kept} for c, _ in rows])
+        return
+    erased = [(c, n) for c, n in rows if not c.kept]
+    verb = "erased" if apply_it else "would erase"
+    click.echo(f"{verb} {len(erased)} delegates whose last meeting ended more than "
+               f"{years} years ago")
+    for candidate, name in rows:
+        said = f"kept: {candidate.kept}" if candidate.kept else verb
+        click.echo(f"  {name} (last meeting {day_text(candidate.last_meeting)}): {said}")
+    if erased and not apply_it:
+        click.echo("run again with --apply to erase them")
+
+
 # -- feed tokens ----------------------------------------------------------------------
 
 

@@ -82,8 +82,7 @@ from alliance_events.events import Event, EventRegistry
 from alliance_events.events import registry as default_registry
 from alliance_events.ical import FeedLinks, subscribe_links
 from alliance_events.log import open_log
-from alliance_events.log.base import EventLog, Recorded, snapshot_store
-from alliance_events.log.reseal import SealReport, seal_personal_data
+from alliance_events.log.base import EventLog, Recorded
 from alliance_events.plugins import PluginLoad, load_event_types
 from alliance_events.projections.alliance import AllianceProjection, AllianceState, LeftOut
 from alliance_events.projections.history import HistoryEntry, history_entry
@@ -476,9 +475,7 @@ class Alliance:
         self.ids: IdFactory = new_id if ids is None else ids
         self.plugins: tuple[PluginLoad, ...] = ()
         """The installed tools whose event types were loaded (``open(plugins=True)``)."""
-        # Started from the snapshot stored beside the log, if a good one is there, and
-        # stored again now and then (see alliance_events.projections.runner).
-        self._runner = ProjectionRunner(log, AllianceProjection(), snapshots=snapshot_store(log))
+        self._runner = ProjectionRunner(log, AllianceProjection())
         # The last state "in effect at" folded, by (moment, what the log knew, head): a
         # listing asks for it once per meeting.
         self._in_effect: tuple[tuple[object, ...], AllianceState] | None = None

@@ -83,6 +83,7 @@ from alliance_events.events import registry as default_registry
 from alliance_events.ical import FeedLinks, subscribe_links
 from alliance_events.log import open_log
 from alliance_events.log.base import EventLog, Recorded
+from alliance_events.log.reseal import SealReport, seal_personal_data
 from alliance_events.plugins import PluginLoad, load_event_types
 from alliance_events.projections.alliance import AllianceProjection, AllianceState, LeftOut
 from alliance_events.projections.history import HistoryEntry, history_entry

@@ -789,6 +789,16 @@ class Codec:
         self._ciphers[subject] = None
         return False if self.keys is None else self.keys.delete(subject)
 
+    def ensure_key(self, subject: uuid.UUID) -> None:
+        """Make ``subject``'s key now (before a transaction that will seal with it).
+
+        Raises:
+            CodecError: this codec has no key store.
+
+        """
+        if self._cipher(subject, create=True) is None:
+            raise CodecError("this codec has no key store: nothing can be sealed")
+
     def _cipher(self, subject: uuid.UUID, *, create: bool) -> AESSIV | None:
         cipher = self._ciphers.get(subject)
         if cipher is not None or (subject in self._ciphers and not create):

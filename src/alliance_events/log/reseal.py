@@ -18,6 +18,7 @@ SQLite only: a PostgreSQL log written before sealing must be copied into a new l
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import sqlite3
 import uuid
@@ -73,6 +74,10 @@ def seal_personal_data(log: Any, *, now: _dt.datetime) -> SealReport:
     db = sqlite3.connect(str(log.path), timeout=float(log.busy_timeout), isolation_level=None)
     try:
         db.execute("PRAGMA secure_delete=ON")
+        # The keys first, outside the transaction: the key store writes to the same file.
+        for row in _plaintext_rows(db, types):
+            event = codec.decode(row[4], row[5], row[6], uuid.UUID(bytes=bytes(row[3])))
+            codec.ensure_key(getattr(event, type(event).__subject__))
         db.execute("BEGIN IMMEDIATE")
         try:
             report = _seal(db, codec, types, when)
@@ -81,18 +86,21 @@ def seal_personal_data(log: Any, *, now: _dt.datetime) -> SealReport:
             db.execute("ROLLBACK")
             raise
         if report.records:
+            # secure_delete zeroed the old cells; the checkpoint moves the new pages into
+            # the file and empties the WAL. VACUUM also compacts the file, when no other
+            # connection holds it open (else it is left to the next `VACUUM`).
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            db.execute("VACUUM")
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            with contextlib.suppress(sqlite3.OperationalError):
+                db.execute("VACUUM")
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         db.close()
     return report
 
 
-def _seal(db: sqlite3.Connection, codec: Codec, types: dict[str, Any], when: str
-          ) -> SealReport:
+def _plaintext_rows(db: sqlite3.Connection, types: dict[str, Any]) -> list[tuple[Any, ...]]:
     marks = ",".join("?" * len(types))
-    plain = [
+    return [
         row for row in db.execute(
             "SELECT position, stream, version, event_id, type, schema, data, metadata "
             f"FROM events WHERE type IN ({marks}) ORDER BY position",
@@ -100,6 +108,11 @@ def _seal(db: sqlite3.Connection, codec: Codec, types: dict[str, Any], when: str
         )
         if SEALED not in orjson.loads(row[6])
     ]
+
+
+def _seal(db: sqlite3.Connection, codec: Codec, types: dict[str, Any], when: str
+          ) -> SealReport:
+    plain = _plaintext_rows(db, types)
     if not plain:
         return SealReport(records=(), persons=(), streams_rechained=0)
     persons: set[uuid.UUID] = set()

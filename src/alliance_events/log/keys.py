@@ -31,6 +31,7 @@ import os
 import sqlite3
 import threading
 import uuid
+import weakref
 from typing import Any, Final
 
 from alliance_events.errors import ReadOnlyStorageError
@@ -71,14 +72,18 @@ class MemoryKeys:
 class SQLiteKeys:
     """Keys in the table ``person_keys`` of the log's SQLite file (see the module).
 
-    Each operation opens a connection of its own and closes it (they are rare: the codec
-    keeps the ciphers it made); the first look-up reads every key at once.
+    One connection of its own, opened on first use (closed with this object): a key is
+    committed with ``synchronous=NORMAL``, without a flush of its own, because the
+    append that follows it flushes the write-ahead log, which holds the key's commit
+    before the append's (one file, written in order), so the key is on the disk whenever
+    the event sealed with it is. The first look-up reads every key at once.
     """
 
     def __init__(self, log: Any) -> None:
         self._log = log  # its path, read_only and busy_timeout are read when needed
         self._lock = threading.Lock()
         self._known: dict[uuid.UUID, bytes] | None = None
+        self._db: sqlite3.Connection | None = None
 
     @property
     def read_only(self) -> bool:
@@ -86,14 +91,22 @@ class SQLiteKeys:
         return bool(self._log.read_only)
 
     def _connect(self) -> sqlite3.Connection:
+        if self._db is not None:
+            return self._db
         path, timeout = str(self._log.path), float(self._log.busy_timeout)
         if self.read_only:
             uri = "file:" + path.replace("?", "%3f").replace("#", "%23") + "?mode=ro"
-            return sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
-        db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
-        db.execute("PRAGMA secure_delete=ON")
-        db.execute("CREATE TABLE IF NOT EXISTS person_keys "
-                   "(person_id TEXT PRIMARY KEY, key BLOB NOT NULL) WITHOUT ROWID")
+            db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None,
+                                 check_same_thread=False)
+        else:
+            db = sqlite3.connect(path, timeout=timeout, isolation_level=None,
+                                 check_same_thread=False)
+            db.execute("PRAGMA secure_delete=ON")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS person_keys "
+                       "(person_id TEXT PRIMARY KEY, key BLOB NOT NULL) WITHOUT ROWID")
+        self._db = db
+        weakref.finalize(self, db.close)
         return db
 
     def _read(self, db: sqlite3.Connection, subject: uuid.UUID | None) -> dict[uuid.UUID, bytes]:
@@ -114,11 +127,7 @@ class SQLiteKeys:
         with self._lock:
             if self._known is not None and subject in self._known:
                 return self._known[subject]
-            db = self._connect()
-            try:
-                found = self._read(db, None if self._known is None else subject)
-            finally:
-                db.close()
+            found = self._read(self._connect(), None if self._known is None else subject)
             self._known = {**(self._known or {}), **found}
             return self._known.get(subject)
 
@@ -128,12 +137,9 @@ class SQLiteKeys:
             raise ReadOnlyStorageError("the log is open read-only: no key can be made")
         with self._lock:
             db = self._connect()
-            try:
-                db.execute("INSERT OR IGNORE INTO person_keys (person_id, key) VALUES (?, ?)",
-                           (str(subject), _new_key()))
-                key = self._read(db, subject)[subject]
-            finally:
-                db.close()
+            db.execute("INSERT OR IGNORE INTO person_keys (person_id, key) VALUES (?, ?)",
+                       (str(subject), _new_key()))
+            key = self._read(db, subject)[subject]
             if self._known is not None:
                 self._known[subject] = key
             return key
@@ -146,12 +152,13 @@ class SQLiteKeys:
             if self._known is not None:
                 self._known.pop(subject, None)
             db = self._connect()
+            db.execute("PRAGMA synchronous=FULL")  # a deletion is flushed at once
             try:
                 deleted = db.execute("DELETE FROM person_keys WHERE person_id = ?",
                                      (str(subject),)).rowcount
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
-                db.close()
+                db.execute("PRAGMA synchronous=NORMAL")
         return bool(deleted)
 
 

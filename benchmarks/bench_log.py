@@ -158,6 +158,7 @@ class UnavailableError(Exception):
 class Contender:
     name = "?"
     reads_only = False  # a variant measured on read_all only
+    batches_only = False  # a variant measured on appends of 100 events only
 
     def open_fresh(self) -> None:
         raise NotImplementedError
@@ -683,6 +684,35 @@ class RawPG(Contender):
         return n
 
 
+class RawPGCopy(RawPG):
+    """Raw batches by COPY: in one transaction, the stream's version checked by a SELECT,
+    then ``COPY ... FROM STDIN`` of the rows (text format), then COMMIT. Measured on the
+    batch row only (a one-event COPY would make no sense)."""
+
+    name = "raw COPY"
+    batches_only = True
+
+    def run(self, prepared: Sequence[Append]) -> None:
+        s = f'"{self.schema}"'
+        check = f"SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream = %s"
+        copy_sql = (f"COPY {s}.events (stream, version, event_id, type, schema, data, "
+                    "metadata, recorded_at) FROM STDIN")
+        dumps = orjson.dumps
+        conn = self.conn
+        cur = conn.cursor()
+        for a in prepared:
+            now = datetime.datetime.fromtimestamp(time.time_ns() / 1e9, tz=datetime.UTC)
+            with conn.transaction():
+                actual = cur.execute(check, (a.stream,), prepare=True).fetchone()[0]
+                if actual != a.expected_version:
+                    raise RuntimeError("concurrency")
+                with cur.copy(copy_sql) as copy:
+                    for i, e in enumerate(a.events, 1):
+                        copy.write_row((a.stream, actual + i, e.event_id,
+                                        "bench.MeetingScheduled", 1,
+                                        dumps(raw_payload(e)).decode(), None, now))
+
+
 class EventsourcingPG(Eventsourcing):
     def __init__(self, schemas: PgSchemas) -> None:
         super().__init__()
@@ -767,7 +797,9 @@ def bench_writes(
 ) -> dict[str, list[float]]:
     """Each round: every contender on a fresh store, warmed up, then timed on ``appends``."""
     events = sum(len(a.events) for a in appends)
-    contenders = {name: c for name, c in contenders.items() if not c.reads_only}
+    single = all(len(a.events) == 1 for a in appends)
+    contenders = {name: c for name, c in contenders.items()
+                  if not c.reads_only and not (single and c.batches_only)}
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(repeat):
         for name, c in list(contenders.items()):
@@ -794,6 +826,7 @@ def bench_reads(
 ) -> dict[str, list[float]]:
     """Each contender reads its own store, filled with the same events, ``repeat`` times."""
     total = sum(len(a.events) for a in batches)
+    contenders = {name: c for name, c in contenders.items() if not c.batches_only}
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     opened: list[str] = []
     try:
@@ -835,6 +868,7 @@ def make_row(
     backend: str, workload: str, events: int, samples: dict[str, list[float]],
     notes: list[str], *, target_raw: float | None, target_es: float | None,
 ) -> Row:
+    notes.append(f"load average after this row: {loadavg()}")
     rates = {name: (max(s) if s else None) for name, s in samples.items()}
     for name in ("alliance", "raw", "eventsourcing"):
         rates.setdefault(name, None)
@@ -845,6 +879,8 @@ def make_row(
             mine = rates["alliance"]
             versus += f", alliance is {mine / rate:.2f}x it" if mine and " " in name and \
                 name.startswith("eventsourcing") else ""
+            versus += f", alliance is {mine / rate:.2f} of it" if mine and \
+                name.startswith("raw ") and name != "raw + typed events" else ""
             notes.append(f"{name}: {rate:,.0f} events/s{versus}")
     return Row(backend, workload, events, rates, samples, notes, target_raw, target_es)
 
@@ -951,7 +987,8 @@ def sqlite_contenders(workdir: Path, synchronous: str) -> Callable[[], dict[str,
 
 def pg_contenders(schemas: PgSchemas) -> Callable[[], dict[str, Contender]]:
     def make() -> dict[str, Contender]:
-        result: dict[str, Contender] = {"alliance": AlliancePG(schemas), "raw": RawPG(schemas)}
+        result: dict[str, Contender] = {"alliance": AlliancePG(schemas), "raw": RawPG(schemas),
+                                        "raw COPY": RawPGCopy(schemas)}
         with contextlib.suppress(UnavailableError):
             result["eventsourcing"] = EventsourcingPG(schemas)
         # A variant, reported in the notes: without the NOTIFY round trip after each append.
@@ -962,6 +999,120 @@ def pg_contenders(schemas: PgSchemas) -> Callable[[], dict[str, Contender]]:
         return result
 
     return make
+
+
+# -- concurrent writer processes (PostgreSQL) --------------------------------------------
+
+WRITERS = 4
+
+
+def writer_child(kind: str, target: str, schema: str, count: int, worker: int) -> None:
+    """Run in a subprocess: ``count`` one-event appends to this writer's own 50 streams.
+
+    The events are made first; then it says "ready", waits for "go" on stdin, and prints
+    the wall-clock times of its first append's start and its last append's end.
+    """
+    appends = plan(count, 1, 50, 100 + worker, f"writer{worker}")
+    if kind == "raw":
+        import psycopg
+
+        conn = psycopg.connect(target, autocommit=True)
+        statement = PG_APPEND_ONE.format(s=f'"{schema}"')
+        dsn_conn = conn.cursor()
+        dumps = orjson.dumps
+
+        def run() -> None:
+            for a in appends:
+                e = a.events[0]
+                now = datetime.datetime.fromtimestamp(time.time_ns() / 1e9, tz=datetime.UTC)
+                dsn_conn.execute(statement, {
+                    "stream": a.stream, "id": e.event_id, "type": "bench.MeetingScheduled",
+                    "data": dumps(raw_payload(e)).decode(), "now": now,
+                    "expected": a.expected_version,
+                }, prepare=True)
+                if len(dsn_conn.fetchall()) != 1:
+                    raise RuntimeError("concurrency")
+    else:
+        log = open_log(target, registry=registry)
+
+        def run() -> None:
+            append = log.append
+            for a in appends:
+                append(a.stream, a.events, expected_version=a.expected_version)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    started = time.time()
+    run()
+    ended = time.time()
+    print(json.dumps({"start": started, "end": ended, "events": count}), flush=True)
+
+
+def bench_writer_processes(schemas: PgSchemas, args: argparse.Namespace) -> Row:
+    """Four processes appending one event per call at once, each to its own streams: the
+    alliance log (sequence, row locks, checksums, NOTIFY) beside plain unlocked inserts
+    (the raw one-statement insert with its version check). Rate: all events / wall time
+    from the first start to the last end; rounds interleaved, best reported."""
+    count = max(args.appends // 4, 50)
+    say(f"[PostgreSQL] d. {WRITERS} writer processes x {count} appends of one event")
+    kinds = {"alliance": "", "raw": None, "alliance notify=off": "&notify=off"}
+    samples: dict[str, list[float]] = {name: [] for name in kinds}
+    for _ in range(args.repeat):
+        for name, options in kinds.items():
+            schema = schemas.new_name()
+            schemas.create(schema)
+            url = schemas.url(schema)
+            try:
+                if options is None:
+                    schemas.admin.execute(PG_DDL.format(s=f'"{schema}"'))
+                    kind, target = "raw", schemas.dsn
+                else:
+                    target = url + options
+                    open_log(target, registry=registry).close()  # its tables, made once
+                    kind = "alliance"
+                samples[name].append(run_writers(kind, target, schema, count))
+            finally:
+                schemas.drop(schema)
+    notes = [f"{WRITERS} processes x {count} appends, each to 50 streams of its own"]
+    return make_row("PostgreSQL", f"{WRITERS} writer processes, 1 event/call x{count * WRITERS}",
+                    count * WRITERS, samples, notes, target_raw=0.60, target_es=None)
+
+
+def run_writers(kind: str, target: str, schema: str, count: int) -> float:
+    children = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--writer-child", kind, target, schema, str(count),
+             str(w)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        for w in range(WRITERS)
+    ]
+    try:
+        for child in children:
+            assert child.stdout is not None
+            if child.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"a {kind} writer did not start")
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        results = []
+        for child in children:
+            out, _ = child.communicate(timeout=600)
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+    total = sum(r["events"] for r in results)
+    return total / (max(r["end"] for r in results) - min(r["start"] for r in results))
+
+
+def loadavg() -> str:
+    """The machine's load average (1, 5, 15 minutes): what else ran beside a figure."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
 
 
 # -- memory of a 1M-event read_all -----------------------------------------------------
@@ -1166,6 +1317,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true",
                         help="also print a cProfile of the alliance SQLite read_all")
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--writer-child", nargs=5, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     quick = args.quick
     args.events = args.events or (20_000 if quick else 100_000)
@@ -1183,10 +1335,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.memory_child:
         memory_child(args.memory_child)
         return 0
+    if args.writer_child:
+        kind, target, schema, count, worker = args.writer_child
+        writer_child(kind, target, schema, int(count), int(worker))
+        return 0
     parts = set(args.only or ["sqlite-full", "sqlite-normal", "postgres", "memory"])
     rows: list[Row] = []
     environment = {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
                    "cpus": os.cpu_count(), "machine": platform.machine()}
+    environment["load_average_at_start"] = loadavg()
     started = time.perf_counter()
     CACHE.mkdir(exist_ok=True)  # scratch files on the same disk as the project, not a tmpfs
     workdir = Path(tempfile.mkdtemp(prefix="bench-log-", dir=CACHE))
@@ -1205,9 +1362,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.perf_counter() - started
+    environment["load_average_at_end"] = loadavg()
     print(f"alliance-events log benchmark ({'quick' if args.quick else 'full'}; "
           f"best of {args.repeat} round(s); events/s, higher is better)")
-    print(" ".join(f"{k}={v}" for k, v in environment.items()))
+    print(" ".join(f"{k}={v}" for k, v in environment.items() if "load_average" not in k))
+    print(f"load average (1, 5, 15 min): {environment['load_average_at_start']} at the start, "
+          f"{environment['load_average_at_end']} at the end (2 cores: above ~1.5, other work "
+          "shared the machine)")
     print()
     print(table(rows))
     print(f"\ntook {elapsed:.0f} s")
@@ -1230,7 +1391,9 @@ def postgres_rows(args: argparse.Namespace, environment: dict[str, Any]) -> list
                     None, None)]
     try:
         environment.update({f"pg_{k}": v for k, v in schemas.settings().items()})
-        return run_backend("PostgreSQL", pg_contenders(schemas), args, durable=True)
+        rows = run_backend("PostgreSQL", pg_contenders(schemas), args, durable=True)
+        rows.append(bench_writer_processes(schemas, args))
+        return rows
     finally:
         schemas.admin.close()
 

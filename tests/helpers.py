@@ -62,13 +62,21 @@ def hold_open_append(log: PostgresLog, stream: str, text: str) -> psycopg.Connec
     """Run the log's own append statement in a transaction left open: positions taken."""
     import psycopg
 
+    from alliance_events.log.base import to_micros
+    from alliance_events.log.chain import GENESIS, record_tail
+
+    event_id, data = uuid.uuid4(), f'{{"text": "{text}"}}'
+    now = pendulum.now("UTC")
+    micros = to_micros(now)
     connection = psycopg.connect(postgres_dsn())
     connection.execute(
-        log._sql_append["new"],
+        log._sql_append_many[True],  # a new stream's batch form
         {
-            "stream": stream, "expected": 0, "count": 1, "ids": [uuid.uuid4()],
-            "types": ["test.Noted"], "schemas": [1], "data": [f'{{"text": "{text}"}}'],
-            "metadata": None, "recorded_at": pendulum.now("UTC"),
+            "stream": stream, "expected": 0, "count": 1, "ids": [event_id],
+            "types": ["test.Noted"], "schemas": [1], "data": [data],
+            "tails": [record_tail(stream, 1, event_id.bytes, "test.Noted", 1, data, None,
+                                  micros)],
+            "metadata": None, "recorded_at": now, "previous": GENESIS,
         },
     )
     return connection

@@ -14,7 +14,7 @@ from typing import Final
 import attrs
 import pendulum
 
-from alliance_events import ANY, Alliance
+from alliance_events import ANY, Alliance, DeliveryError, Notifier, NotifySettings
 from alliance_events.domain.directory import PersonDetailsChanged, person_stream
 from alliance_events.testing import FixedClock, SequentialIds
 
@@ -109,6 +109,28 @@ def second_half(story: Story) -> None:
     alliance.cancel_deadline(other, reason="none expected")
     clock.set(pendulum.datetime(2023, 5, 6, 13, tz="Europe/Vienna"))
     alliance.record_attendance(meeting, attendees=[story.femi])
+    # A person forgotten; a focal point; the outbox's e-mails: one decided and sent after
+    # a failed attempt, one skipped (an organisation without a focal point).
+    short_stay = alliance.register_person(name="Short Stay", organisation=story.organisation)
+    alliance.forget_person(short_stay, reason="request of 6 May")
+    alliance.appoint_focal_point(story.organisation, story.femi)
+    alliance.register_organisation(name="Partner Without Contact")
+
+    class Flaky:
+        def __init__(self) -> None:
+            self.tries = 0
+
+        def send(self, _: object) -> None:
+            self.tries += 1
+            if self.tries == 1:
+                raise DeliveryError("451 try again later")
+
+    with Notifier(alliance, Flaky(), NotifySettings(sender="secretariat@example.org")) as outbox:
+        alliance.set_deadline(title="Travel forms", due="2023-05-09", reminders=["P1D"])
+        clock.set(pendulum.datetime(2023, 5, 9, 0, 0, tz="Europe/Vienna"))
+        outbox.run_once()
+        clock.advance(minutes=5)
+        outbox.run_once()
 
 
 def record_story(url: str) -> Story:

@@ -16,13 +16,15 @@ from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alliance_events import ANY, open_log
 from alliance_events.errors import CorruptLogError, CorruptRecordError, LogError, StorageError
 from alliance_events.log import VerifyReport, verify
 from alliance_events.log import postgres as postgres_log
 from alliance_events.log import sqlite as sqlite_log
-from alliance_events.log.chain import GENESIS, checksum
+from alliance_events.log.chain import GENESIS, chain_batch, chain_link, checksum, record_tail
 
 from .helpers import postgres_dsn
 from .sample_events import TEST_REGISTRY, Noted
@@ -49,6 +51,42 @@ def stored(log: Any) -> list[tuple[Any, ...]]:
          dict(r.metadata), r.event)
         for r in log.read_all()
     ]
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+class TestTheWriters:
+    @given(
+        previous=st.binary(min_size=32, max_size=32),
+        stream=_TEXT.filter(bool),
+        position=st.integers(1, 2**62),
+        version=st.integers(1, 2**40),
+        records=st.lists(
+            st.tuples(st.binary(min_size=16, max_size=16), _TEXT, st.integers(1, 99), _TEXT),
+            min_size=1, max_size=5,
+        ),
+        metadata=st.none() | _TEXT,
+        recorded_at=st.integers(-(2**62), 2**62),
+    )
+    def test_the_writers_fast_paths_give_the_same_checksums(
+        self, previous: bytes, stream: str, position: int, version: int,
+        records: list[tuple[bytes, str, int, str]], metadata: str | None, recorded_at: int,
+    ) -> None:
+        """A batch chained at once (SQLite, memory) and record by record from a tail and
+        a position (PostgreSQL's way) gives what the documented checksum gives."""
+        expected = []
+        tip = tail_tip = previous
+        for offset, (event_id, type_name, schema, data) in enumerate(records):
+            tip = checksum(tip, position + offset, stream, version + offset, event_id,
+                           type_name, schema, data, metadata, recorded_at)
+            expected.append(tip)
+            tail = record_tail(stream, version + offset, event_id, type_name, schema, data,
+                               metadata, recorded_at)
+            tail_tip = chain_link(tail_tip, position + offset, tail)
+            assert tail_tip == tip
+        assert chain_batch(previous, stream, position, version, records, metadata,
+                           recorded_at) == expected
 
 
 class TestTheChecksum:
@@ -209,7 +247,6 @@ class TestSQLiteMigration:
         with open_log(sqlite_file, registry=TEST_REGISTRY) as log:
             before = stored(log)
         with contextlib.closing(sqlite3.connect(sqlite_file, isolation_level=None)) as db:
-            db.execute("DROP TRIGGER events_checksum_required")
             db.execute("ALTER TABLE events DROP COLUMN checksum")
             db.execute("PRAGMA user_version = 2")
         with pytest.raises(StorageError, match=r"schema 2 .* needs 3 .* read-write once"):
@@ -221,6 +258,25 @@ class TestSQLiteMigration:
             assert verify(log).checked == 15
         with contextlib.closing(sqlite3.connect(sqlite_file)) as db:
             assert db.execute("PRAGMA user_version").fetchone()[0] == sqlite_log._SCHEMA_VERSION
+
+    def test_a_record_without_checksum_is_refused(self, sqlite_file: Path) -> None:
+        """An older writer's insert (no checksum) is refused: by the column in a log made
+        with checksums, by a trigger in a log migrated to them."""
+        insert = ("INSERT INTO events (position, stream, version, event_id, type, schema, "
+                  "data, recorded_at) VALUES (99, 'old', 1, x'00', 't', 1, '{}', 0)")
+        with contextlib.closing(sqlite3.connect(sqlite_file, isolation_level=None)) as db:
+            with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
+                db.execute(insert)
+            db.execute("ALTER TABLE events DROP COLUMN checksum")
+            db.execute("PRAGMA user_version = 2")
+        open_log(sqlite_file, registry=TEST_REGISTRY).close()  # migrates: a nullable column
+        with contextlib.closing(sqlite3.connect(sqlite_file, isolation_level=None)) as db:
+            with pytest.raises(sqlite3.IntegrityError, match="upgrade the writing"):
+                db.execute(insert)
+            assert db.execute("SELECT count(*) FROM events WHERE stream = 'old'").fetchone() \
+                == (0,)
+        with open_log(sqlite_file, registry=TEST_REGISTRY) as log:
+            assert verify(log).ok
 
     def test_a_newer_schema_is_refused(self, sqlite_file: Path) -> None:
         """A log written by a later alliance-events is not opened (it may chain otherwise)."""
@@ -336,6 +392,16 @@ class TestPostgres:
         report = verify(pg_log)
         assert not report.ok and report.first_bad is None
         assert "stream 's2' is at version 4" in str(report.problem)
+
+    def test_an_append_after_a_removed_tail_is_refused(self, pg_log: Any) -> None:
+        """A stream whose last record was deleted cannot be chained to: the append says
+        the log is damaged and writes nothing (it does not chain to a guess)."""
+        fill(pg_log)
+        _pg_tamper(pg_log, "DELETE FROM {events} WHERE position = 12")
+        with pytest.raises(CorruptLogError, match=r"'s2'.* version 4 .* missing"):
+            pg_log.append("s2", [note(77)], expected_version=4)
+        assert pg_log.head() == 14
+        assert verify(pg_log).first_bad is None  # still only the removed tail
 
     def test_concurrent_writers_keep_the_chain(self, fresh_postgres_url: str) -> None:
         """Four threads append to shared and own streams at once: every link holds."""

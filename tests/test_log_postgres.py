@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from alliance_events import new_id, open_log
+from alliance_events.errors import ConcurrencyError
 from alliance_events.log.postgres import PostgresLog
 
 from .helpers import hold_open_append, postgres_dsn
@@ -153,3 +154,77 @@ class TestNotify:
             log.append("a", [_noted("1"), _noted("2")], expected_version=0)
             notices = list(listener.notifies(timeout=5, stop_after=1))
         assert [n.payload for n in notices] == ["a"]
+
+
+class TestURLOptions:
+    def test_libpq_options_reach_the_server_as_written(self, url: str) -> None:
+        """A libpq option with an encoded space (and a literal "+") is passed on unchanged."""
+        options = "&options=-c%20synchronous_commit%3Doff&application_name=a+b%20c"
+        with open_log(url + options, registry=TEST_REGISTRY) as handle:
+            assert isinstance(handle, PostgresLog)
+            db = handle._connection()
+            assert db.execute("SHOW synchronous_commit").fetchone() == ("off",)
+            assert db.execute("SHOW application_name").fetchone() == ("a+b c",)
+            handle.append("s", [_noted("1")], expected_version=0)
+            assert [r.version for r in handle.read_stream("s")] == [1]
+
+
+class TestChainedInTheClient:
+    def test_an_append_after_another_process_chains_to_its_record(self, url: str) -> None:
+        """A log whose remembered tip is behind reads the stream's tip and chains to it."""
+        with open_log(url, registry=TEST_REGISTRY) as one, \
+                open_log(url, registry=TEST_REGISTRY) as other:
+            one.append("s", [_noted("1")], expected_version=0)
+            other.append("s", [_noted("2"), _noted("3")], expected_version=1)
+            one.append("s", [_noted("4")], expected_version=3)
+            other.append("s", [_noted("5"), _noted("6")], expected_version=4)
+            report = one.verify()
+            assert report.ok, report
+            assert report.checked == 6
+
+    def test_a_wrong_remembered_checksum_is_refused_by_the_statement(
+        self, log: PostgresLog
+    ) -> None:
+        """A tip remembered at the right version but with another checksum (a commit lost
+        in a crash, say) writes nothing wrong: the tip is read again and the chain holds."""
+        log.append("s", [_noted("1")], expected_version=0)
+        for batch in ([_noted("2")], [_noted("3"), _noted("4")]):
+            version = log.stream_version("s")
+            log._tips["s"] = (version, bytes(32))  # what a lost commit would leave
+            log.append("s", batch, expected_version=version)
+        assert log._tips["s"][1] != bytes(32)
+        report = log.verify()
+        assert report.ok, report
+        assert [r.event.text for r in log.read_stream("s")] == ["1", "2", "3", "4"]
+
+    def test_a_conflict_is_still_a_conflict(self, url: str) -> None:
+        """A stale tip does not hide a real conflict: the wrong version is refused."""
+        with open_log(url, registry=TEST_REGISTRY) as one, \
+                open_log(url, registry=TEST_REGISTRY) as other:
+            one.append("s", [_noted("1")], expected_version=0)
+            other.append("s", [_noted("2")], expected_version=1)
+            with pytest.raises(ConcurrencyError) as refused:
+                one.append("s", [_noted("x")], expected_version=1)
+            assert refused.value.actual == 2
+            assert [r.event.text for r in one.read_stream("s")] == ["1", "2"]
+
+
+class TestWakeUps:
+    def test_each_append_notifies_listeners(self, log: PostgresLog) -> None:
+        """The notifier's NOTIFY reaches a listener soon after the append returns."""
+        with psycopg.connect(postgres_dsn(), autocommit=True) as listener:
+            listener.execute(f'LISTEN "{log.channel}"')
+            log.append("s", [_noted("1")], expected_version=0)
+            received = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
+            assert received == ["s"]
+
+    def test_close_sends_the_last_wake_up(self, url: str) -> None:
+        """Closing a log right after an append still wakes the listeners."""
+        handle = open_log(url, registry=TEST_REGISTRY)
+        assert isinstance(handle, PostgresLog)
+        with psycopg.connect(postgres_dsn(), autocommit=True) as listener:
+            listener.execute(f'LISTEN "{handle.channel}"')
+            handle.append("s", [_noted("1")], expected_version=0)
+            handle.close()
+            received = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
+            assert received == ["s"]

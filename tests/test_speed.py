@@ -17,7 +17,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alliance_events._speed import NameUuids, as_datetime, replace, without_cyclic_gc
+from alliance_events._speed import (
+    Interned,
+    NameUuids,
+    as_datetime,
+    replace,
+    without_cyclic_gc,
+)
 
 # -- replace vs attrs.evolve ----------------------------------------------------------------
 
@@ -309,6 +315,30 @@ class TestNameUuids:
         for _ in range(2):
             for item_id in ids:
                 assert uids("meeting", item_id) == str(uuid.uuid5(namespace, f"meeting:{item_id}"))
+
+
+class TestInterned:
+    @given(st.lists(st.uuids(), max_size=30))
+    def test_equal_values_come_back_as_one_object(self, values: list[uuid.UUID]) -> None:
+        """Each value comes back equal, and every copy of it as the first one seen."""
+        same = Interned[uuid.UUID]()
+        first: dict[uuid.UUID, uuid.UUID] = {}
+        for value in values:
+            copy = uuid.UUID(int=value.int)  # equal, another object
+            kept = same(copy)
+            assert kept == value
+            assert kept is first.setdefault(value, kept)
+
+    def test_it_starts_again_when_full(self) -> None:
+        """Past ``kept`` values it forgets them all (bounded memory), still giving equals."""
+        same = Interned[int](kept=2)
+        a, b, c = (10**30 + n for n in range(3))  # large ints: new objects each time
+        kept_a = same(a)
+        same(b)
+        same(c)  # full: forgets a and b, keeps c
+        again = same(int(str(a)))
+        assert again == a
+        assert again is not kept_a
 
 
 # -- as_datetime vs pendulum's constructor -------------------------------------------------

@@ -10,6 +10,7 @@ plain way. A trick that stops paying goes; one that pays serves every place it a
 * :func:`without_cyclic_gc` pauses the cyclic garbage collector while a fold or a render
   runs (process-wide: see there);
 * :class:`NameUuids` is ``str(uuid.uuid5(namespace, f"{kind}:{item_id}"))``, remembered;
+* :class:`Interned` gives equal values one object (the ids a state keeps many times);
 * :func:`as_datetime` builds a date-time of a subclass (pendulum's) from a plain one,
   for the codec's and the log's reads.
 
@@ -22,16 +23,17 @@ import datetime as _dt
 import gc
 import linecache
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
-__all__ = ["NameUuids", "as_datetime", "replace", "without_cyclic_gc"]
+__all__ = ["Interned", "NameUuids", "as_datetime", "replace", "without_cyclic_gc"]
 
 T = TypeVar("T")
 DT = TypeVar("DT", bound=_dt.datetime)
+H = TypeVar("H", bound=Hashable)
 
 # -- replace: attrs.evolve, as straight-line code ------------------------------------
 
@@ -209,6 +211,39 @@ class NameUuids:
                 f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
             )
         return text
+
+
+# -- Interned: one object for equal values ---------------------------------------------
+
+
+class Interned(Generic[H]):
+    """One object for equal values: ``sys.intern`` for any hashable value.
+
+    It remembers up to ``kept`` values, then starts again.
+
+    A decoded event brings its own UUID objects (~100 bytes each, with their int): a
+    state that keeps the ids of the same few organisations and persons in hundreds of
+    thousands of nominations would keep as many copies. Measured
+    (``benchmarks/bench_projection.py``, the 1,000,000-event log): 1.14 M UUID objects
+    for 537 k distinct values (~58 MiB) before; the meetings' ``evolve`` now keeps one
+    object per organisation's and person's id (see the figures in ``benchmarks/README.md``).
+    """
+
+    __slots__ = ("_kept", "_values")
+
+    def __init__(self, *, kept: int = 100_000) -> None:
+        self._kept = kept
+        self._values: dict[H, H] = {}
+
+    def __call__(self, value: H) -> H:
+        """Return the object kept for ``value`` (``value`` itself the first time)."""
+        values = self._values
+        found = values.get(value)
+        if found is None:
+            if len(values) >= self._kept:
+                values.clear()
+            found = values[value] = value
+        return found
 
 
 # -- as_datetime: a subclass's date-time from a plain one --------------------------------

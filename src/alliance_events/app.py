@@ -82,7 +82,7 @@ from alliance_events.events import Event, EventRegistry
 from alliance_events.events import registry as default_registry
 from alliance_events.ical import FeedLinks, subscribe_links
 from alliance_events.log import open_log
-from alliance_events.log.base import EventLog, Recorded
+from alliance_events.log.base import EventLog, Recorded, snapshot_store
 from alliance_events.log.reseal import SealReport, seal_personal_data
 from alliance_events.plugins import PluginLoad, load_event_types
 from alliance_events.projections.alliance import AllianceProjection, AllianceState, LeftOut
@@ -476,7 +476,9 @@ class Alliance:
         self.ids: IdFactory = new_id if ids is None else ids
         self.plugins: tuple[PluginLoad, ...] = ()
         """The installed tools whose event types were loaded (``open(plugins=True)``)."""
-        self._runner = ProjectionRunner(log, AllianceProjection())
+        # Started from the snapshot stored beside the log, if a good one is there, and
+        # stored again now and then (see alliance_events.projections.runner).
+        self._runner = ProjectionRunner(log, AllianceProjection(), snapshots=snapshot_store(log))
         # The last state "in effect at" folded, by (moment, what the log knew, head): a
         # listing asks for it once per meeting.
         self._in_effect: tuple[tuple[object, ...], AllianceState] | None = None
@@ -1003,6 +1005,14 @@ class Alliance:
         deleted = self.log.codec.forget(person)
         if not found.erased:
             self._do(dr.ForgetPerson, command_id, actor, at, person_id=person, reason=reason)
+        # A stored projection snapshot holds the state's names in clear: it goes (it is
+        # written again, without them), and the key store's clean-up runs once more
+        # (SQLite: the WAL checkpointed and truncated after the snapshot's deletion).
+        self.catch_up()
+        store = snapshot_store(self.log)
+        if store is not None:
+            store.delete(AllianceProjection.snapshot_name)
+            self.log.codec.forget(person)
         return attrs.evolve(report, key_deleted=deleted, already=found.erased)
 
     def seal_personal_data(self) -> SealReport:

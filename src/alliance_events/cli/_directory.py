@@ -321,10 +321,11 @@ def person_retention(context: click.Context, *, years: int, apply_it: bool,
         if apply_it:
             for candidate, _ in rows:
                 if not candidate.kept:
+                    # One command per person (each with an id of its own), by the actor.
                     alliance.forget_person(
                         candidate.person_id,
                         reason=f"retention: {years} years after the last meeting",
-                        **recorded_as(context))
+                        actor=settings(context).actor)
     if as_json:
         emit_json([{"person_id": c.person_id, "last_meeting": c.last_meeting,
                     "kept": c.kept, "erased": apply_it and not c.kept} for c, _ in rows])

@@ -47,12 +47,15 @@ __all__ = [
     "PreparedBatch",
     "RecordDecoder",
     "Recorded",
+    "SnapshotStore",
+    "StoredSnapshot",
     "check_expected_version",
     "check_retry",
     "check_stream",
     "make_recorded",
     "prepare_batch",
     "recorded_time",
+    "snapshot_store",
     "to_micros",
 ]
 
@@ -483,3 +486,62 @@ class RecordDecoder:
             (position, stream, version, event_id, type_name, schema,
              last[1] if micros == last[0] else self.recorded_at(micros), meta, event),
         )
+
+
+# -- projection snapshots: the protocol (stores: alliance_events.log.snapshots) ---------
+
+
+class StoredSnapshot(NamedTuple):
+    """One projection's encoded state at a position of the log.
+
+    ``event_id`` is the id of the record at ``position`` (None at 0): a reader checks
+    that the log still holds it. ``data`` is the projection's own encoding.
+    """
+
+    name: str
+    version: str
+    position: int
+    event_id: uuid.UUID | None
+    data: bytes
+
+
+@runtime_checkable
+class SnapshotStore(Protocol):
+    """Where a log keeps its projections' snapshots, one per projection name.
+
+    A snapshot is replaced whole or not at all; one whose stored checksum fails is
+    never returned (:mod:`alliance_events.log.snapshots` has the three backends' stores).
+    """
+
+    def load(self, name: str) -> StoredSnapshot | None:
+        """Return the projection's snapshot, or None if there is none.
+
+        Raises:
+            LogError: the snapshot is damaged, or the storage failed.
+
+        """
+        ...
+
+    def save(self, snapshot: StoredSnapshot) -> None:
+        """Replace the projection's snapshot with ``snapshot``, whole or not at all.
+
+        Raises:
+            LogError: the storage refused or failed (nothing was replaced).
+
+        """
+        ...
+
+    def delete(self, name: str) -> bool:
+        """Delete the projection's snapshot; return whether there was one."""
+        ...
+
+
+def snapshot_store(log: object) -> SnapshotStore | None:
+    """Return the log's snapshot store, or None if it keeps none.
+
+    A log offers one through a ``snapshot_store()`` method (the three backends do; a
+    SQLite database in memory does not: nothing outlives its connection).
+    """
+    hook = getattr(log, "snapshot_store", None)
+    store = hook() if callable(hook) else None
+    return store if isinstance(store, SnapshotStore) else None

@@ -17,8 +17,11 @@ Every stored record carries ``checksum``, 32 bytes::
   other, in UTF-8. ``data`` and ``metadata`` are the JSON text exactly as stored.
 
 The lengths make the encoding unambiguous (no text can move from one field to the next).
-PostgreSQL computes the same bytes in SQL (``int8send``, ``uuid_send``, ``convert_to``:
-:mod:`alliance_events.log.postgres`), the other backends in Python (:func:`checksum`).
+SQLite and memory compute them in Python (:func:`chain_batch`, :func:`checksum`); a
+PostgreSQL append builds the bytes after the position in Python (:func:`record_tail`) and
+hashes them with the position the sequence gave in SQL; its migration and its appends at
+``ANY`` version build all of them in SQL (``int8send``, ``uuid_send``, ``convert_to``:
+:mod:`alliance_events.log.postgres`).
 
 Why per stream, not one chain over every position
 -------------------------------------------------
@@ -60,7 +63,10 @@ __all__ = [
     "StoredRow",
     "VerifiableLog",
     "VerifyReport",
+    "chain_batch",
+    "chain_link",
     "checksum",
+    "record_tail",
     "verify",
     "verify_rows",
 ]
@@ -70,6 +76,9 @@ GENESIS: Final = bytes(32)
 
 _HEADER: Final = struct.Struct(">qqqq16siiii")
 _pack: Final = _HEADER.pack
+_POSITION: Final = struct.Struct(">q")
+_TAIL: Final = struct.Struct(">qqq16siiii")  # the header after the position
+_pack_tail: Final = _TAIL.pack
 _sha256: Final = hashlib.sha256
 _STREAMS_REMEMBERED: Final = 50_000
 """Streams a reader remembers the last checksum of; then it forgets them all and looks
@@ -125,6 +134,75 @@ def checksum(
         ))
         digest.update((stream + type_name + data + metadata).encode())
     return digest.digest()
+
+
+def chain_batch(
+    previous: bytes,
+    stream: str,
+    position: int,
+    version: int,
+    records: Iterable[tuple[bytes, str, int, str]],
+    metadata: str | None,
+    recorded_at: int,
+) -> list[bytes]:
+    """Return the checksums of a batch appended at consecutive positions and versions.
+
+    ``records`` holds each record's event id (16 bytes), type, schema and data; the first
+    is at ``position`` and ``version``, chained to ``previous``. The same bytes as
+    :func:`checksum`, built with one ``sha256`` call per record over one joined string
+    (the per-record work of an append: ~1.5x faster than a call of :func:`checksum`).
+    """
+    sha256 = _sha256
+    pack = _pack
+    length = len(stream)
+    if metadata is None:
+        meta_length, meta_text = -1, ""
+    else:
+        meta_length, meta_text = len(metadata), metadata
+    result: list[bytes] = []
+    append = result.append
+    for event_id, type_name, schema, data in records:
+        previous = sha256(
+            previous
+            + pack(position, version, schema, recorded_at, event_id, length, len(type_name),
+                   len(data), meta_length)
+            + (stream + type_name + data + meta_text).encode()
+        ).digest()
+        append(previous)
+        position += 1
+        version += 1
+    return result
+
+
+def record_tail(
+    stream: str,
+    version: int,
+    event_id: bytes,
+    type_name: str,
+    schema: int,
+    data: str,
+    metadata: str | None,
+    recorded_at: int,
+) -> bytes:
+    """Return the bytes a record's checksum covers after ``previous`` and the position.
+
+    ``checksum == SHA-256(previous || position as a big-endian int64 || tail)``: what
+    PostgreSQL's append computes in SQL once the sequence has given the position
+    (``sha256(previous || int8send(position) || tail)``), the tail built here.
+    """
+    if metadata is None:
+        return _pack_tail(
+            version, schema, recorded_at, event_id, len(stream), len(type_name), len(data), -1,
+        ) + (stream + type_name + data).encode()
+    return _pack_tail(
+        version, schema, recorded_at, event_id, len(stream), len(type_name), len(data),
+        len(metadata),
+    ) + (stream + type_name + data + metadata).encode()
+
+
+def chain_link(previous: bytes, position: int, tail: bytes) -> bytes:
+    """Return the checksum of a record from its predecessor's, its position and its tail."""
+    return _sha256(previous + _POSITION.pack(position) + tail).digest()
 
 
 Lookup = Callable[[Sequence[tuple[str, int]]], Mapping[tuple[str, int], bytes | None]]

@@ -52,6 +52,7 @@ from alliance_events.log.chain import (
 )
 from alliance_events.log.follow import Claim
 from alliance_events.log.keys import MemoryKeys, attach_keys
+from alliance_events.log.snapshots import MemorySnapshots
 
 __all__ = ["MemoryLog"]
 
@@ -75,11 +76,12 @@ class MemoryLog:
 
     def __init__(self, *, clock: Clock = system_clock, codec: Codec | None = None) -> None:
         self._codec = Codec() if codec is None else codec
-        self._decoder = RecordDecoder(self._codec)
         attach_keys(self._codec, MemoryKeys())  # personal fields: log/keys.py
+        self._decoder = RecordDecoder(self._codec)
         self._clock = clock
         self._rows: list[_Row] = []
         self._streams: dict[str, list[int]] = {}
+        self._snapshots = MemorySnapshots()
         self._ids: dict[uuid.UUID, int] = {}
         self._lock = threading.RLock()
         self._closed = False
@@ -206,6 +208,10 @@ class MemoryLog:
         with self._lock:
             self._check_open()
             return len(self._streams.get(stream, ()))
+
+    def snapshot_store(self) -> MemorySnapshots:
+        """Return the store of projection snapshots kept with this log (gone with it)."""
+        return self._snapshots
 
     def consumer_store(self, *, poll_interval: float, fallback_interval: float) -> _Consumers:
         """Return a store of checkpoints and wake-ups (see :mod:`alliance_events.log.follow`).

@@ -19,6 +19,7 @@ So the calendars and their feeds are the same whether or not other tools are ins
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple
@@ -34,13 +35,28 @@ from alliance_events.domain.deadlines import Deadline
 from alliance_events.domain.directory import Body, Organisation, Person, bodies, organisations
 from alliance_events.domain.directory import persons as ps
 from alliance_events.domain.meetings import MeetingState
+from alliance_events.domain.meetings.state import nomination_index_of
 from alliance_events.domain.streams import parse_stream
 from alliance_events.errors import RuleViolation
 from alliance_events.events import Event
 from alliance_events.log.base import Recorded
+from alliance_events.projections.snapshot import StateCodec
 from alliance_events.timing import FIRST_YEAR, LAST_YEAR
 
-__all__ = ["AllianceProjection", "AllianceState", "LeftOut", "Touched", "chain_status"]
+__all__ = [
+    "PROJECTION_VERSION",
+    "AllianceProjection",
+    "AllianceState",
+    "LeftOut",
+    "Touched",
+    "chain_status",
+]
+
+PROJECTION_VERSION: Final = 1
+"""Bump it when the same log would fold into another state (a change to an ``evolve`` or
+to ``apply``): snapshots of another version are ignored and the state folded from the
+log's start. (A change to the state classes' fields changes the version by itself: see
+:mod:`alliance_events.projections.snapshot`.)"""
 
 _STREAM_CACHE: Final = 1_000_000  # parsed stream names kept (bounded memory)
 _DEADLINE_EVENTS: Final = (
@@ -209,6 +225,28 @@ class AllianceProjection:
             journal_start=state.journal_mark,
         )
 
+    snapshot_name: Final = "alliance"
+    """The name of this projection's snapshot in the log's store."""
+
+    @property
+    def snapshot_version(self) -> str:
+        """:data:`PROJECTION_VERSION` and the state classes' fingerprint (see ``snapshot``)."""
+        return f"{PROJECTION_VERSION}.{_state_codec().fingerprint}"
+
+    def encode(self, state: AllianceState) -> bytes:
+        """Return the state as a snapshot's bytes (its journal is not kept: see ``copy``)."""
+        return _state_codec().encode(self.copy(state))
+
+    def decode(self, data: bytes) -> AllianceState:
+        """Return the state that :meth:`encode` wrote.
+
+        Raises:
+            SnapshotFormatError: another format or state classes' fingerprint.
+            Exception: the data is damaged (any error reading it).
+
+        """
+        return _state_codec().decode(data)
+
     def _route(self, stream: str) -> tuple[_Apply | None, Any]:
         parsed = parse_stream(stream)
         # Not a library stream (another tool's): not ours to fold.
@@ -232,6 +270,14 @@ class AllianceProjection:
         state.position = record.position
         state.recorded_at = record.recorded_at
         return state
+
+
+@functools.cache
+def _state_codec() -> StateCodec[AllianceState]:
+    """Return the snapshot codec of the state (its code generated once, on first use)."""
+    return StateCodec(
+        AllianceState, derived={(MeetingState, "nomination_index"): nomination_index_of}
+    )
 
 
 def _out_of_range(event: Event) -> str | None:

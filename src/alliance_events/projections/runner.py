@@ -10,22 +10,56 @@ installed here) carries an :class:`~alliance_events.events.OpaqueEvent`. The run
 applies it like any record (a projection matches on ``record.type`` and leaves alone what
 it does not know) and counts it by type name in :attr:`ProjectionRunner.unknown_types`,
 so that a program can say what it could not read.
+
+**Snapshots beside the log.** Given the log's snapshot store (``snapshots=``) and a
+projection that can write its state to bytes (:class:`Persistable`), the runner starts
+from the stored snapshot instead of the log's first record, and stores a new one after
+a catch-up that leaves it ``persist_every`` records (10,000) past the stored one. Why
+then, and not on a timer or at close: the state only changes in a catch-up (a timer
+would write the same state again, and a process that dies never runs its close); a
+restart folds at most those 10,000 records after loading, a fraction of the load
+itself; and a snapshot's cost (encoding the state and writing it, a few seconds for a
+1,000,000-record log: ``benchmarks/bench_projection.py``'s restart rows) is paid at
+most once per 10,000 new records, which a real log gathers over days or weeks. A first
+start on a long log folds it all and then writes its snapshot, once. A snapshot is
+ignored, and the log folded from its start, whenever it cannot be trusted to give what
+that fold gives: another projection version (the code changed), another set of known
+event types, a position the log does not hold or holds with another record (a log
+restored from an older backup), a damaged or unreadable one. Each such case is logged
+(logger ``alliance_events.projections``) with its reason.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import gc
+import hashlib
+import logging
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Generic, NamedTuple, Protocol, TypeVar
+from typing import Final, Generic, NamedTuple, Protocol, TypeVar
+
+import msgspec
 
 from alliance_events._speed import without_cyclic_gc  # re-exported
 from alliance_events.events import OpaqueEvent
-from alliance_events.log.base import EventLog, Recorded
+from alliance_events.log.base import EventLog, Recorded, SnapshotStore, StoredSnapshot
 
-__all__ = ["Projection", "ProjectionRunner", "fold", "without_cyclic_gc"]
+__all__ = [
+    "PERSIST_EVERY",
+    "Persistable",
+    "Projection",
+    "ProjectionRunner",
+    "fold",
+    "without_cyclic_gc",
+]
 
 S = TypeVar("S")
+logger = logging.getLogger("alliance_events.projections")
+
+_FREEZE_AFTER: Final = 100_000  # records applied in one catch-up before gc.freeze()
+PERSIST_EVERY: Final = 10_000
+"""Records a catch-up must leave the state past the stored snapshot to store a new one."""
 
 
 class Projection(Protocol[S]):
@@ -87,6 +121,24 @@ def fold(
     return state, last
 
 
+class Persistable(Projection[S], Protocol):
+    """A projection whose state a runner can keep in a snapshot beside the log."""
+
+    snapshot_name: str
+    """The snapshot's name in the log's store (one snapshot per name)."""
+    snapshot_version: str
+    """Changes whenever the code would fold the same log into another state (or the
+    state's shape changes): a snapshot of another version is never loaded."""
+
+    def encode(self, state: S) -> bytes:
+        """Return the state as bytes (it is not changed)."""
+        ...
+
+    def decode(self, data: bytes) -> S:
+        """Return the state that ``encode`` wrote as ``data`` (raises if it cannot)."""
+        ...
+
+
 class _Snapshot(NamedTuple, Generic[S]):
     position: int
     recorded_at: _dt.datetime | None
@@ -102,16 +154,43 @@ class ProjectionRunner(Generic[S]):
     """
 
     def __init__(
-        self, log: EventLog, projection: Projection[S], *, snapshot_every: int | None = 50_000
+        self,
+        log: EventLog,
+        projection: Projection[S],
+        *,
+        snapshot_every: int | None = 50_000,
+        snapshots: SnapshotStore | None = None,
+        persist_every: int = PERSIST_EVERY,
     ) -> None:
+        """Run ``projection`` over ``log``.
+
+        Args:
+            log: the log to fold.
+            projection: what to fold it into.
+            snapshot_every: keep a copy of the state in memory every so many positions,
+                for "as of" (None: none).
+            snapshots: the log's snapshot store (:func:`~alliance_events.log.base.snapshot_store`),
+                to start from the stored snapshot and store new ones (see the module);
+                the projection must then be :class:`Persistable`. None: always fold
+                the whole log.
+            persist_every: records past the stored snapshot after which a catch-up
+                stores a new one.
+
+        """
         self.log = log
         self.projection = projection
         self.state: S = projection.initial()
         self.checkpoint = 0
         self.snapshot_every = snapshot_every
+        self.snapshots = snapshots
+        self.persist_every = persist_every
+        self.restored_from: int | None = None
+        """The position of the stored snapshot the state started from (None: none)."""
         self._snapshots: list[_Snapshot[S]] = []
         self._last_snapshot = 0
         self._unknown: dict[str, int] = {}
+        self._restore_pending = snapshots is not None
+        self._persisted = 0
 
     @property
     def unknown_types(self) -> Mapping[str, int]:
@@ -122,7 +201,21 @@ class ProjectionRunner(Generic[S]):
         return MappingProxyType(self._unknown)
 
     def catch_up(self, *, progress: Callable[[int], None] | None = None) -> int:
-        """Apply every record after the checkpoint; return how many were applied."""
+        """Apply every record after the checkpoint; return how many were applied.
+
+        The first catch-up starts from the stored snapshot if there is a good one; a
+        catch-up that leaves the state ``persist_every`` records past the stored
+        snapshot stores a new one (see the module).
+        """
+        if self._restore_pending:
+            self._restore_pending = False
+            self.restore()
+        count = self._catch_up(progress)
+        if self.snapshots is not None and self.checkpoint - self._persisted >= self.persist_every:
+            self.persist()
+        return count
+
+    def _catch_up(self, progress: Callable[[int], None] | None) -> int:
         apply = self.projection.apply
         state = self.state
         count = 0
@@ -144,11 +237,113 @@ class ProjectionRunner(Generic[S]):
                         )
                     if progress is not None and count % 10_000 == 0:
                         progress(checkpoint)
+                if count >= _FREEZE_AFTER:
+                    # The state just built is kept for the process's life and holds no
+                    # cycles: leave it out of every later collection instead of letting
+                    # the collector, once on again, scan the millions of objects it
+                    # holds (the first full pass after a rebuild of 1,000,000 records
+                    # took ~1 s, and each later one as long).
+                    gc.freeze()
         finally:
             # What was applied stays applied, with its checkpoint, even if a later
             # record cannot be read: the next catch-up resumes after the last good one.
             self.state, self.checkpoint = state, checkpoint
         return count
+
+    def _persistable(self) -> Persistable[S] | None:
+        projection = self.projection
+        if all(hasattr(projection, name) for name in
+               ("snapshot_name", "snapshot_version", "encode", "decode")):
+            return projection  # type: ignore[return-value]
+        return None
+
+    def _version(self, projection: Persistable[S]) -> str:
+        """Return the projection's version, with the event types this log's registry knows.
+
+        The state does not depend on the types known (only the library's own events
+        change it), but :attr:`unknown_types` does: a tool installed since the snapshot
+        reads its records as its own events, no longer as unknown ones.
+        """
+        registry = self.log.codec.registry
+        known = sorted(f"{name}/{schema}" for name, schema in map(registry.type_of, registry))
+        digest = hashlib.sha256("\n".join(known).encode()).hexdigest()[:12]
+        return f"{projection.snapshot_version}+types.{digest}"
+
+    def restore(self) -> bool:
+        """Start from the stored snapshot if it can be trusted; return whether it was.
+
+        Only before anything was folded (the checkpoint at 0); otherwise, or without a
+        good snapshot, nothing changes (each reason is logged).
+        """
+        store, projection = self.snapshots, self._persistable()
+        if store is None or projection is None or self.checkpoint != 0:
+            return False
+        name = projection.snapshot_name
+        try:
+            stored = store.load(name)
+            if stored is None:
+                logger.info("projection %r: no snapshot: folding the log from its start", name)
+                return False
+            with without_cyclic_gc():  # millions of new objects, none in a cycle
+                recorded_at, unknown, state = self._trusted(stored, projection)
+                gc.freeze()  # kept for the process's life: see _catch_up
+        except Exception as error:  # noqa: BLE001 - any failure: fold the log instead
+            logger.warning("projection %r: its snapshot is ignored (%s): folding the log from "
+                           "its start", name, error)
+            return False
+        self.state, self.checkpoint = state, stored.position
+        self._unknown.update(unknown)
+        self._persisted = self._last_snapshot = self.restored_from = stored.position
+        if self.snapshot_every:
+            self._snapshots.append(_Snapshot(stored.position, recorded_at, projection.copy(state)))
+        logger.info("projection %r: started from its snapshot at position %d", name,
+                    stored.position)
+        return True
+
+    def _trusted(
+        self, stored: StoredSnapshot, projection: Persistable[S]
+    ) -> tuple[_dt.datetime | None, dict[str, int], S]:
+        """Return the snapshot's time, counts and state, or raise why it is not trusted."""
+        version = self._version(projection)
+        if stored.version != version:
+            raise _Untrusted(f"it is of version {stored.version}, this code folds {version}")
+        recorded_at = None
+        if stored.position > 0:
+            found = list(self.log.read_all(after=stored.position - 1, limit=1))
+            if not found or found[0].position != stored.position or (
+                found[0].event_id != stored.event_id
+            ):
+                raise _Untrusted(f"it is of position {stored.position}, which this log does "
+                                 "not hold or holds with another record")
+            recorded_at = found[0].recorded_at
+        unknown, data = _ENVELOPE.decode(stored.data)
+        return recorded_at, unknown, projection.decode(data)
+
+    def persist(self) -> bool:
+        """Store the state as the projection's snapshot now; return whether it was stored.
+
+        A failure (a read-only log, a full disk, a state it cannot encode) is logged,
+        never raised: the next attempt comes ``persist_every`` records later.
+        """
+        store, projection = self.snapshots, self._persistable()
+        if store is None or projection is None or self.checkpoint <= 0:
+            return False
+        position = self.checkpoint
+        self._persisted = position  # a failure is not retried at every catch-up
+        name = projection.snapshot_name
+        try:
+            [record] = self.log.read_all(after=position - 1, limit=1)
+            with without_cyclic_gc():
+                data = _ENVELOPE_ENCODE([dict(self._unknown), projection.encode(self.state)])
+            store.save(StoredSnapshot(name, self._version(projection), position,
+                                      record.event_id, data))
+        except Exception as error:  # noqa: BLE001 - a snapshot is an optimisation only
+            logger.warning("projection %r: its snapshot at position %d could not be stored "
+                           "(%s): a restart folds from the one before", name, position, error)
+            return False
+        logger.info("projection %r: snapshot stored at position %d (%d bytes)", name,
+                    position, len(data))
+        return True
 
     def as_of(self, *, position: int | None = None, time: _dt.datetime | None = None) -> S:
         """Return the state as it was after ``position`` or at ``time``.
@@ -169,3 +364,12 @@ class ProjectionRunner(Generic[S]):
                 break
         state, _ = fold(self.log, self.projection, position=position, time=time, start=start)
         return state
+
+
+class _Untrusted(Exception):  # noqa: N818 - says why a snapshot is not used
+    """Why a stored snapshot is not used (logged, never raised to the caller)."""
+
+
+_ENVELOPE: Final = msgspec.msgpack.Decoder(tuple[dict[str, int], bytes])
+"""A stored snapshot's data: the runner's counts of unknown types, the projection's bytes."""
+_ENVELOPE_ENCODE: Final = msgspec.msgpack.encode

@@ -176,6 +176,30 @@ class TestPostgres:
             assert again.state.persons[femi].name == ERASED
 
 
+    def test_a_log_from_before_sealing_is_sealed_then_forgotten(
+        self, fresh_postgres_url: str
+    ) -> None:
+        alliance = Alliance.open(fresh_postgres_url)
+        org = alliance.register_organisation(name="Old NGO")
+        old = uuid.UUID(int=77)
+        alliance.log.append(person_stream(old), [OpaqueEvent(
+            event_id=uuid.UUID(int=78), type_name="PersonRegistered", schema=1,
+            data=f'{{"person_id":"{old}","name":"Old Plaintext","email":"old@ngo.example",'
+                 f'"organisation_id":"{org}"}}')], expected_version=0)
+        with pytest.raises(RuleViolation, match="plaintext-personal-data"):
+            alliance.forget_person(old)
+        assert alliance.seal_personal_data().persons == (old,)
+        assert verify(alliance.log).ok
+        alliance.forget_person(old)
+        alliance.register_person(name="After Sealing", organisation=org)  # appends still go
+        schema = fresh_postgres_url.rsplit("schema=", 1)[1]
+        dump = subprocess.run(["pg_dump", "--data-only", "--schema", schema, postgres_dsn()],
+                              capture_output=True, check=True).stdout
+        assert b"Old Plaintext" not in dump and b"old@ngo.example" not in dump
+        assert verify(alliance.log).ok
+        alliance.close()
+
+
 class TestRetention:
     def test_says_whom_it_erases_and_keeps_focal_points(self) -> None:
         clock = FixedClock(pendulum.datetime(2023, 3, 1, 9, tz="Europe/Vienna"))

@@ -1018,12 +1018,11 @@ class Alliance:
     def seal_personal_data(self) -> SealReport:
         """Seal, in place, the personal data a log written before sealing holds in plaintext.
 
-        A one-time migration of a SQLite log, after which every person can be forgotten
-        (see :mod:`alliance_events.log.reseal`).
+        A one-time migration (SQLite and PostgreSQL), after which every person can be
+        forgotten (see :mod:`alliance_events.log.reseal`).
 
         Raises:
             ReadOnlyStorageError: the log is open read-only.
-            UnsupportedURLError: a PostgreSQL log (copy it into a new one instead).
 
         """
         return seal_personal_data(self.log, now=self.clock())

@@ -288,7 +288,7 @@ def person_seal(context: click.Context) -> None:
     Until then those persons cannot be forgotten (`person forget` says which records
     hold plaintext). Rewrites those records' data sealed, marks them, computes their
     streams' checksums again, and compacts the file: take a backup first, and delete the
-    backups that hold plaintext once it is done. SQLite logs only.
+    backups that hold plaintext once it is done (SQLite and PostgreSQL).
     """
     with open_alliance(context) as alliance:
         report = alliance.seal_personal_data()

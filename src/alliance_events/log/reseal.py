@@ -12,8 +12,10 @@ the file, so no plaintext is left in it.
 
 It is the one place the log is ever rewritten, on the operator's command
 (``alliance-events person seal``), and it is refused on a log that is open read-only.
-SQLite only: a PostgreSQL log written before sealing must be copied into a new log
-(``docs/how-to/forget-a-person.md``).
+On PostgreSQL the same, in one transaction with the append-only trigger off (as the
+log's own schema migrations do), the checksums computed again by the schema's own
+``chain`` and ``record_bytes`` functions, then ``VACUUM (FULL)`` of the table, so no dead
+row keeps the plaintext (the server's WAL archives and older backups still do).
 """
 
 from __future__ import annotations
@@ -62,15 +64,15 @@ def seal_personal_data(log: Any, *, now: _dt.datetime) -> SealReport:
     """
     if type(log).__name__ == "MemoryLog":
         return SealReport(records=(), persons=(), streams_rechained=0)
-    if type(log).__name__ != "SQLiteLog":
-        raise UnsupportedURLError(
-            "sealing a log in place is done on SQLite logs; copy a PostgreSQL log written "
-            "before sealing into a new one (docs/how-to/forget-a-person.md)")
+    if type(log).__name__ not in ("SQLiteLog", "PostgresLog"):
+        raise UnsupportedURLError(f"cannot seal a {type(log).__name__} in place")
     if log.read_only:
         raise ReadOnlyStorageError("the log is open read-only: it cannot be sealed")
     codec: Codec = log.codec
     types = _personal_types(codec)
     when = now.isoformat()
+    if type(log).__name__ == "PostgresLog":
+        return _seal_postgres(log, codec, types, when)
     db = sqlite3.connect(str(log.path), timeout=float(log.busy_timeout), isolation_level=None)
     try:
         db.execute("PRAGMA secure_delete=ON")
@@ -153,3 +155,52 @@ def _rechain(db: sqlite3.Connection, stream: str, first: int) -> None:
         previous = checksum(previous, position, stream, version, bytes(event_id), type_name,
                             schema, data, metadata, recorded_at)
         db.execute("UPDATE events SET checksum = ? WHERE position = ?", (previous, position))
+
+
+def _seal_postgres(log: Any, codec: Codec, types: dict[str, Any], when: str) -> SealReport:
+    """Seal on PostgreSQL (see the module)."""
+    schema = '"' + str(log.schema).replace('"', '""') + '"'
+    db = log.connect()
+    try:
+        select = (f"SELECT position, stream, version, event_id, type, schema, data::text, "
+                  f"metadata::text FROM {schema}.events WHERE type = ANY(%s) ORDER BY position")
+        rows = [r for r in db.execute(select, (list(types),)).fetchall()
+                if SEALED not in orjson.loads(r[6])]
+        if not rows:
+            return SealReport(records=(), persons=(), streams_rechained=0)
+        persons: set[uuid.UUID] = set()
+        updates = []
+        for position, _stream, _version, event_id, type_name, schema_no, data, metadata in rows:
+            event = codec.decode(type_name, schema_no, data, event_id)
+            subject = getattr(event, type(event).__subject__)
+            codec.ensure_key(subject)
+            persons.add(subject)
+            encoded = codec.encode(event)
+            marked = {**(orjson.loads(metadata) if metadata else {}), "sealed_in_place": when}
+            updates.append((encoded.data, encoded.schema, codec.encode_metadata(marked),
+                            position))
+        streams = sorted({row[1] for row in rows})
+        with db.transaction():
+            db.execute(f"LOCK TABLE {schema}.events IN EXCLUSIVE MODE")
+            db.execute(f"ALTER TABLE {schema}.events DISABLE TRIGGER events_append_only")
+            with db.cursor() as cursor:
+                cursor.executemany(
+                    f"UPDATE {schema}.events SET data = %s::json, schema = %s, "
+                    "metadata = %s::json WHERE position = %s", updates)
+            db.execute(
+                f"UPDATE {schema}.events AS e SET checksum = c.checksum FROM ("
+                f"SELECT position, {schema}.chain(CASE WHEN version = 1 THEN "
+                "decode(repeat('00', 32), 'hex') ELSE ''::bytea END || "
+                f"{schema}.record_bytes(position, stream, version, event_id, type, schema, "
+                "data::text, metadata::text, "
+                "(extract(epoch FROM recorded_at) * 1000000)::bigint)) "
+                "OVER (PARTITION BY stream ORDER BY version) AS checksum "
+                f"FROM {schema}.events WHERE stream = ANY(%s)) AS c "
+                "WHERE e.position = c.position", (streams,))
+            db.execute(f"ALTER TABLE {schema}.events ENABLE TRIGGER events_append_only")
+        db.execute(f"VACUUM (FULL) {schema}.events")
+    finally:
+        db.close()
+    codec.plaintext.difference_update(persons)
+    return SealReport(records=tuple(r[0] for r in rows),
+                      persons=tuple(sorted(persons, key=str)), streams_rechained=len(streams))

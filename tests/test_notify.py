@@ -408,7 +408,6 @@ class TestPreviewAndStatus:
             assert result.exit_code == 0, result.output
             return result.output
 
-        soon = pendulum.now(VIENNA).add(minutes=1)
         cli("organisation", "add", "Vienna NGO", "--acronym", "VNGO")
         cli("person", "add", "Ada Focal", "--email", "ada@vngo.example", "--organisation", "VNGO")
         assert "Ada Focal is the focal point of VNGO" in cli(
@@ -416,7 +415,9 @@ class TestPreviewAndStatus:
         monkeypatch.setenv("ALLIANCE_EVENTS_SMTP_URL", server.url)
         monkeypatch.setenv("ALLIANCE_EVENTS_MAIL_FROM", SENDER)
         cli("notify", "run", "--once")  # starts the outbox now
-        due = soon.add(seconds=1)
+        # The reminder falls 15 s from now (a minute before the deadline): time enough for
+        # the preview to see it coming, on a loaded machine too.
+        due = pendulum.now(VIENNA).add(minutes=1, seconds=15)
         cli("deadline", "set", "Annual report", "--due", due.format("YYYY-MM-DD HH:mm:ss"),
             "--reminder", "PT1M", "--organisation", "VNGO")
         (planned,) = json.loads(cli("notify", "preview", "--days", "1", "--json"))

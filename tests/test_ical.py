@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import icalendar
 import pendulum
 import pytest
@@ -50,6 +51,7 @@ from alliance_events.ical import (
     deadline_uid,
     meeting_uid,
 )
+from alliance_events.ical._items import _chain, _lineage, meeting_chain, meeting_dependencies
 from alliance_events.ical._write import VEventData
 from alliance_events.log import ANY
 from alliance_events.projections.alliance import AllianceProjection, AllianceState
@@ -1009,3 +1011,41 @@ class TestGolden:
             read = {uid: (e["start"], e["end"]) for uid, e in events.items()}
             assert read == {uid: expected[uid] for uid in read}, parser
             assert len(read) == len(events_of(body))
+
+
+class TestChainWalkedOnce:
+    """A full render walks each meeting's chain once (``meeting_chain``) and hands it to
+    the plan, the VEVENT and the dependencies of the meeting and of its deadlines; each
+    of these walks it itself when not handed one. The same meetings and ids either way,
+    whatever the parent links: none, known, not (yet) known, or in a cycle."""
+
+    @staticmethod
+    @functools.cache
+    def one_meeting() -> Any:
+        clock = FixedClock(START)
+        with Alliance.open("memory:", clock=clock) as alliance:
+            meeting = alliance.schedule_meeting(title="Session", start="2023-03-22 15:00",
+                                                end="16:30")
+            return alliance.state.meetings[meeting]
+
+    @settings(max_examples=200, deadline=None)
+    @given(data=st.data())
+    def test_the_walk_once_is_the_two_walks(self, data: st.DataObject) -> None:
+        template = self.one_meeting()
+        count = data.draw(st.integers(1, 6))
+        ids = [uuid.UUID(int=number + 1) for number in range(count)]
+        unknown = uuid.UUID(int=99)
+        meetings = {}
+        for meeting_id in ids:
+            parent = data.draw(st.sampled_from([None, unknown, *ids]))
+            # the state's own id objects are other objects than the ones it is asked with
+            meetings[uuid.UUID(int=meeting_id.int)] = attrs.evolve(
+                template, meeting_id=meeting_id, parent_id=parent)
+        state = AllianceState(meetings=meetings)
+        for meeting in meetings.values():
+            chain = meeting_chain(state, meeting)
+            assert list(chain.meetings) == _chain(state, meeting)
+            assert list(chain.lineage) == _lineage(state, meeting.meeting_id)
+            for audience in (Audience.public(), Audience.secretariat()):
+                assert meeting_dependencies(state, meeting, audience, chain) == (
+                    meeting_dependencies(state, meeting, audience))

@@ -23,7 +23,16 @@ from hypothesis import strategies as st
 from alliance_events import Alliance
 from alliance_events.errors import DomainError
 from alliance_events.ical import Audience, Feed, FeedRenderer, _pieces
-from alliance_events.ical._pieces import Blocks, Piece, Pieces, crc32_combine, etag_of, split_feed
+from alliance_events.ical._pieces import (
+    Blocks,
+    Piece,
+    Pieces,
+    _piece_shift,
+    _shift_of,
+    crc32_combine,
+    etag_of,
+    split_feed,
+)
 from alliance_events.testing import FixedClock
 
 from .feed_histories import random_command
@@ -59,6 +68,12 @@ class TestCrc32Combine:
     def test_equals_the_crc_of_the_concatenation(self, a: bytes, b: bytes) -> None:
         """crc32_combine(crc(a), crc(b), len(b)) is crc(a + b), as zlib's is."""
         assert crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+
+    @given(length=st.integers(0, 1 << 21))
+    def test_a_piece_shift_through_zlib_is_the_polynomial_one(self, length: int) -> None:
+        """A piece's shift (x**(8n), through zlib's CRC of n zero bytes while n is short)
+        is the one the polynomial products give."""
+        assert _piece_shift(length) == _shift_of(length)
 
     def test_long_lengths(self) -> None:
         """Lengths past 2**32 bytes combine too (a shift by x**(8n) for any n)."""

@@ -108,6 +108,22 @@ def _shift_of(length: int) -> int:
     return p
 
 
+_ZEROS_UP_TO: Final = 1 << 20  # bytes: a piece's shift through zlib up to this length
+
+
+def _piece_shift(length: int) -> int:
+    """:func:`_shift_of` for a piece's length, through zlib's C code while it is short.
+
+    x**(8n) is what n zero bytes advance a CRC register by from x**0; ``zlib.crc32``
+    inverts the register before and after, so it is ``~crc32(zeros(n), ~x**0)``: about
+    15 µs for a 38 KB block instead of 50 µs of polynomial products in Python (a cold
+    render computes one per block: 265 at 10,000 meetings).
+    """
+    if length > _ZEROS_UP_TO:
+        return _shift_of(length)
+    return zlib.crc32(bytes(length), _ONE ^ 0xFFFFFFFF) ^ 0xFFFFFFFF
+
+
 def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
     """Return the CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)``.
 
@@ -135,7 +151,7 @@ class Piece:
         self.raw = raw
         self.crc = zlib.crc32(raw)
         self.digest = hashlib.sha256(raw).digest()
-        self.shift = _shift_of(len(raw))
+        self.shift = _piece_shift(len(raw))
         self._deflated: bytes | None = None
 
     def deflated(self) -> bytes:

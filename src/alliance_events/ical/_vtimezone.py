@@ -69,6 +69,7 @@ _MARGIN: Final = _dt.timedelta(days=2)
 """Scanned before and after the years looked at (more than any UTC offset), and kept
 between the first onset and the range (see the module's docstring, "Coverage")."""
 _SECOND: Final = _dt.timedelta(seconds=1)
+_HOUR: Final = 3600  # seconds
 _WEEKDAYS: Final = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _EPOCH: Final = _dt.datetime(1970, 1, 1)  # noqa: DTZ001 - a naive wall-time origin
 _UTC: Final = _dt.UTC
@@ -183,9 +184,10 @@ def _walls(first: int, last: int) -> tuple[_dt.datetime, ...]:
 
     One list serves every zone (making it costs more than scanning a zone with it).
     """
-    start = _dt.datetime(first, 1, 1) - _MARGIN  # noqa: DTZ001 - wall times
-    days = (_dt.datetime(last + 1, 1, 1) + _MARGIN - start).days  # noqa: DTZ001
-    return tuple(start + _dt.timedelta(days=day) for day in range(days + 1))
+    start = _dt.date(first, 1, 1).toordinal() - _MARGIN.days
+    end = _dt.date(last + 1, 1, 1).toordinal() + _MARGIN.days
+    # datetime.fromordinal gives each midnight in C: 25,000 of them in 3 ms, not 28
+    return tuple(map(_dt.datetime.fromordinal, range(start, end + 1)))
 
 
 def _changes(zone: zoneinfo.ZoneInfo, first: int, last: int) -> list[_Change]:
@@ -233,6 +235,20 @@ def _between(zone: zoneinfo.ZoneInfo, low: int, high: int) -> Iterator[_Change]:
     before, last = _state(zone, low), _state(zone, high)
     while before != last:
         lo, hi = low, high
+        # First over whole hours (UTC), on which nearly every transition falls: about
+        # five steps for the day or so between two midnights, then one to confirm it,
+        # instead of seventeen to the second (two thirds of a zone's VTIMEZONE went on
+        # them: 135 transitions for Europe/Vienna's 1970-2037). Only a transition off
+        # the hour goes on to the seconds. The same instant either way: the first state
+        # that differs, as the bisection's bounds keep the same invariant.
+        while (first := lo // _HOUR + 1) <= (top := (hi - 1) // _HOUR):
+            middle = (first + top) // 2 * _HOUR  # a whole hour strictly inside (lo, hi)
+            if _state(zone, middle) == before:
+                lo = middle
+            else:
+                hi = middle
+        if hi - lo > 1 and _state(zone, hi - 1) == before:
+            lo = hi - 1
         while hi - lo > 1:
             middle = (lo + hi) // 2
             if _state(zone, middle) == before:

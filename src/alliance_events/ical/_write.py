@@ -27,9 +27,8 @@ with every rendered feed. What the writer copies from icalendar, exactly:
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Final
+from typing import Final, NamedTuple
 
-import attrs
 import pendulum
 from icalendar import Alarm, vDuration, vText
 from icalendar import Event as VEvent
@@ -46,7 +45,6 @@ __all__ = [
 ]
 
 _LIMIT: Final = 74  # octets per segment: icalendar folds before a 75th
-_ESCAPES: Final = frozenset("\\;,\r\n")
 _TOP_BITS: Final = 0xC0
 _CONTINUATION: Final = 0x80  # 10xxxxxx: a UTF-8 byte inside a character
 # %-formatting a tuple is twice as fast as an f-string with format specifications:
@@ -56,14 +54,15 @@ _UTC: Final = "%04d%02d%02dT%02d%02d%02dZ"
 _PENDULUM_UTC: Final = pendulum.UTC
 
 
-@attrs.frozen
-class VEventData:
+class VEventData(NamedTuple):
     """Everything a feed's VEVENT says, in the values it writes.
 
     ``start``/``end`` are dates (all day, ``end`` exclusive) or aware date-times in a
     named zone or UTC; ``stamp`` (DTSTAMP and LAST-MODIFIED) and ``created`` are in UTC.
     Text fields are already cleaned (:func:`~alliance_events.ical._text.clean_text`);
     ``None`` leaves the property out. ``alarms`` are (description, trigger) pairs.
+    A named tuple: immutable, and made in 0.9 µs where a frozen attrs class took 2.7
+    (a full render makes one per item).
     """
 
     uid: str
@@ -95,16 +94,21 @@ def escape_text(text: str) -> str:
     >>> escape_text("Room C3; VIC, Vienna\r\nC:\\Nodes")
     'Room C3\\; VIC\\, Vienna\\nC:\\\\Nodes'
     """
-    if _ESCAPES.isdisjoint(text):
-        return text
-    return (
-        text.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-        .replace("\r", "\\n")
-    )
+    # One ``in`` per character to escape (a C search: ~0.2 µs for a 150-character text,
+    # against 2.5 µs for asking a set about every character), and a replace only for
+    # those present. No replacement brings in a character a later one looks for, so
+    # their order is icalendar's but for CR and LF, which are independent of each other.
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    if ";" in text:
+        text = text.replace(";", "\\;")
+    if "," in text:
+        text = text.replace(",", "\\,")
+    if "\r" in text:
+        text = text.replace("\r\n", "\\n").replace("\r", "\\n")
+    if "\n" in text:
+        text = text.replace("\n", "\\n")
+    return text
 
 
 def fold(line: str) -> str:
@@ -176,10 +180,9 @@ def _when(name: str, value: _dt.date) -> str:
     if not isinstance(value, _dt.datetime):
         return _DATE % (name, value.year, value.month, value.day)
     tzid, params = _zone(value)
-    return fold(
-        _DATE_TIME % (name, params, value.year, value.month, value.day,
-                      value.hour, value.minute, value.second, "Z" if tzid == "UTC" else "")
-    )
+    line = _DATE_TIME % (name, params, value.year, value.month, value.day,
+                         value.hour, value.minute, value.second, "Z" if tzid == "UTC" else "")
+    return line if len(line) <= _LIMIT and line.isascii() else fold(line)
 
 
 def _param(value: str) -> str:
@@ -210,7 +213,10 @@ def _text_line(name: str, text: str | None) -> str:
     """Return a TEXT property's content line and its CRLF ("" if ``text`` is None)."""
     if text is None:
         return ""
-    return fold(name + escape_text(text)) + "\r\n"
+    line = name + escape_text(text)
+    if len(line) > _LIMIT or not line.isascii():  # fold's own first test, without a call
+        line = fold(line)
+    return line + "\r\n"
 
 
 def write_vevent(data: VEventData) -> bytes:
@@ -220,7 +226,7 @@ def write_vevent(data: VEventData) -> bytes:
         "BEGIN:VALARM\r\nACTION:DISPLAY\r\n"
         f"{_text_line('DESCRIPTION:', description)}TRIGGER:{_trigger(trigger)}\r\nEND:VALARM\r\n"
         for description, trigger in data.alarms
-    )
+    ) if data.alarms else ""
     url = "" if data.url is None else fold("URL:" + data.url) + "\r\n"
     return (  # in icalendar's order (the module's docstring)
         "BEGIN:VEVENT\r\n"

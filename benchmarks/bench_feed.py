@@ -516,24 +516,58 @@ def serving_cost(feed: Any, rounds: int = 3) -> dict[str, float]:
     return {k: min(v) for k, v in best.items()}
 
 
-def tree_pss(pid: int) -> float:
-    """MiB of memory (proportional set size: shared pages split between their users) of a
-    process and its descendants (a server's workers)."""
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants (a server's workers)."""
     children: dict[int, list[int]] = collections.defaultdict(list)
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError, IndexError, ValueError):
                 ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
                 children[ppid].append(int(entry.name))
-    total, todo = 0, [pid]
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
+        found.append(current)
         todo.extend(children.get(current, ()))
+    return found
+
+
+def tree_pss(pid: int) -> float:
+    """MiB of memory (proportional set size: shared pages split between their users) of a
+    process and its descendants (a server's workers)."""
+    total = 0
+    for current in process_tree(pid):
         with contextlib.suppress(OSError):
             for line in (Path("/proc") / str(current) / "smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
                     total += int(line.split()[1])
     return total / 1024
+
+
+def tree_cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU seconds (user + system) the processes have used so far."""
+    ticks = 0
+    for current in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = (Path("/proc") / str(current) / "stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def measured(run: Callable[..., "Load"], pid: int, *args: Any) -> "Load":
+    """``run(*args)``, with the CPU time the server's processes spent per request.
+
+    Requests per second on 2 shared cores follow the scheduler (the load generator, the
+    server's processes and whatever else runs); CPU time per request is the server's own
+    cost, steadier under load: the ratio of two servers' CPU per request is the ratio of
+    the requests per second each would serve on the same cores alone.
+    """
+    pids = process_tree(pid)
+    before = tree_cpu_seconds(pids)
+    load = run(*args)
+    spent = tree_cpu_seconds(pids) - before
+    load.cpu_us_per_request = spent / load.requests * 1e6 if load.requests else None
+    return load
 
 
 def load_average() -> str:
@@ -642,6 +676,7 @@ class Load:
     p50_ms: float | None
     p99_ms: float | None
     statuses: dict[str, int] | None = None
+    cpu_us_per_request: float | None = None  # the server's processes' CPU, see measured()
 
 
 UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
@@ -998,8 +1033,10 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - 
 
                 def ready(port: int = port) -> bool:
                     status, _, body = get(port, "/healthz", timeout=2)
+                    if status != 200:  # 503 while the workers' publisher starts
+                        return False
                     report = json.loads(body)
-                    return status == 200 and report["feeds"] >= 1 and report["position"] == head
+                    return report["feeds"] >= 1 and report["position"] == head
 
                 ready_s = server.wait_ready(ready, timeout=300)
                 status, headers, body = get(port, "/calendar.ics")
@@ -1024,7 +1061,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - 
                 for label, request_headers, size, connections in cases:
                     say(f"[http] {label}, {workers} worker(s): {args.duration:g} s, "
                         f"{connections} connections")
-                    results[label] = run(port, request_headers, args.duration, connections)
+                    results[label] = measured(run, server.process.pid, port, request_headers,
+                                              args.duration, connections)
                     load = results[label]
                     # Every response must be the one expected: bytes per request tell 200 from 304.
                     if size and load.bytes_per_request < size:
@@ -1036,40 +1074,52 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - 
                 server.stop()
                 servers.remove(server)
 
-            say("[http] baseline: a bare ASGI callable under uvicorn, the same bytes and headers")
+            # The baseline runs as many processes as the server it is set against: a bare
+            # ASGI callable under uvicorn --workers N, the same bytes and headers.
             (workdir / "bare_asgi.py").write_text(BARE_APP)
             (workdir / "body.ics").write_bytes(body)
             spec = {"body": str(workdir / "body.ics"), "etag": etag, "headers_304": [
                 (name, headers[name]) for name in ("etag", "last-modified", "cache-control",
                                                    "vary")]}
             (workdir / "spec.json").write_text(json.dumps(spec))
-            bare_port = free_port()
-            bare = Server([sys.executable, "-m", "uvicorn", "--app-dir", str(workdir),
-                           "bare_asgi:app", "--port", str(bare_port), "--no-access-log",
-                           "--log-level", "warning", "--lifespan", "off",
-                           "--no-server-header"], bare_port, workdir / "bare.log",
-                          env={**os.environ, "BENCH_FEED_SPEC": str(workdir / "spec.json")})
-            servers.append(bare)
-            bare.wait_ready(lambda: get(bare_port, "/calendar.ics",
-                                        {"If-None-Match": etag})[0] == 304, timeout=30)
-            baseline: dict[str, Load] = {}
-            for label, request_headers, _size, connections in cases:
-                if label == "200 gzip":
-                    continue
-                say(f"[http] baseline {label}: {args.duration:g} s")
-                baseline[label] = run(bare_port, request_headers, args.duration, connections)
-            bare.stop()
-            servers.remove(bare)
+            baselines: dict[int, dict[str, Load]] = {}
+            for workers in args.workers:
+                say(f"[http] baseline: a bare ASGI callable under uvicorn, {workers} worker(s)")
+                bare_port = free_port()
+                bare = Server([sys.executable, "-m", "uvicorn", "--app-dir", str(workdir),
+                               "bare_asgi:app", "--port", str(bare_port), "--no-access-log",
+                               "--log-level", "warning", "--lifespan", "off",
+                               "--no-server-header", "--workers", str(workers)], bare_port,
+                              workdir / "bare.log",
+                              env={**os.environ, "BENCH_FEED_SPEC": str(workdir / "spec.json")})
+                servers.append(bare)
+                bare.wait_ready(lambda port=bare_port: get(port, "/calendar.ics",
+                                                           {"If-None-Match": etag})[0] == 304,
+                                timeout=30)
+                baseline = baselines[workers] = {}
+                for label, request_headers, _size, connections in cases:
+                    if label == "200 gzip":
+                        continue
+                    say(f"[http] baseline {label}, {workers} worker(s): {args.duration:g} s")
+                    baseline[label] = measured(run, bare.process.pid, bare_port,
+                                               request_headers, args.duration, connections)
+                bare.stop()
+                servers.remove(bare)
 
             for workers, results in by_workers.items():
                 for label, _headers, _size, connections in cases:
                     load = results[label]
-                    base = baseline.get(label)
+                    base = baselines[workers].get(label)
                     detail = (f"{connections} conns; p50 {fmt_ms(load.p50_ms)}, p99 "
                               f"{fmt_ms(load.p99_ms)}; {kib(load.bytes_per_request)}/response")
                     if base is not None:
                         detail = (f"bare ASGI {base.rps:,.0f} req/s, {load.rps / base.rps:.2f}x of "
                                   f"it; " + detail)
+                        if load.cpu_us_per_request and base.cpu_us_per_request:
+                            detail = (f"CPU per request {load.cpu_us_per_request:,.1f} µs, bare "
+                                      f"{base.cpu_us_per_request:,.1f} µs: "
+                                      f"{base.cpu_us_per_request / load.cpu_us_per_request:.2f}x "
+                                      f"of it by CPU; " + detail)
                     if load.errors:
                         detail += f"; {load.errors} ERRORS/unexpected responses"
                     detail += (f"; server processes' memory (PSS) {memory[workers]:,.0f} MiB; "
@@ -1085,6 +1135,10 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - 
                         verdict, {"load": load.__dict__,
                                   "baseline": None if base is None else base.__dict__,
                                   "ratio_to_bare": None if base is None else load.rps / base.rps,
+                                  "cpu_ratio_to_bare": (
+                                      base.cpu_us_per_request / load.cpu_us_per_request
+                                      if base and base.cpu_us_per_request
+                                      and load.cpu_us_per_request else None),
                                   "connections": connections, "workers": workers,
                                   "pss_mib": memory[workers],
                                   "target_rps": TARGET_304_RPS if is_304 else None}))

@@ -660,6 +660,68 @@ class TestServeProcess:
         assert "stopped" in logged
 
 
+    @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+    def test_the_workers_stop_with_the_server(
+        self, served: tuple[str, Path, subprocess.Popen[bytes]], how: str
+    ) -> None:
+        """SIGTERM, what a service manager sends, stops the server as Ctrl-C does (status 0,
+        the workers stopped, the feeds' store in shared memory removed: it holds names).
+        Killed outright, the server leaves workers that see it gone, stop and remove the
+        store, rather than serve stale calendars for ever."""
+        base, output, process = served
+        children = _children(process.pid)  # the workers, and multiprocessing's tracker
+        workers = [pid for pid in children
+                   if b"spawn_main" in (Path("/proc") / str(pid) / "cmdline").read_bytes()]
+        stores = {store for worker in workers for store in _stores_mapped(worker)}
+        if output.read_text().count("Feeds served on"):  # serve --workers 2
+            assert len(workers) == 2
+            assert len(stores) == 1
+        else:
+            assert children == []
+        process.send_signal(getattr(signal, how))
+        status = process.wait(timeout=15)
+        assert status == (0 if how == "SIGTERM" else -signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while any(_alive(child) for child in children) or any(s.exists() for s in stores):
+            assert time.monotonic() < deadline, (children, stores, output.read_text())
+            time.sleep(0.05)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{base}/healthz", timeout=1)
+        if how == "SIGTERM":
+            assert "stopped" in output.read_text()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _stores_mapped(pid: int) -> set[Path]:
+    """The feed stores whose pieces a worker has mapped."""
+    stores = set()
+    for line in (Path("/proc") / str(pid) / "maps").read_text().splitlines():
+        match = re.search(r"(/\S*/alliance-events-feeds-[^/\s]+)/", line)
+        if match:
+            stores.add(Path(match[1]))
+    return stores
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has stopped; only its parent can reap it
+
+
 JS = Path(__file__).resolve().parent / "js"
 VNU = JS / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 

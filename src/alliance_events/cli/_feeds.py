@@ -7,6 +7,7 @@ import copy
 import errno
 import logging
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -266,6 +267,12 @@ def serve(
     """
     # The port first: a busy one is refused before anything is opened or started.
     sockets = _listen(host, port)
+    # SIGTERM (what a service manager sends) stops the server as Ctrl-C does: uvicorn
+    # shuts down gracefully, then raises the signal again under the handler found before
+    # it started; this one turns it into KeyboardInterrupt, so that the workers are
+    # stopped and the feeds' store removed (the default action would end the process
+    # there, leaving both behind).
+    signal.signal(signal.SIGTERM, _interrupt)
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
     from alliance_events.web import create_app, server_config  # noqa: PLC0415
@@ -304,6 +311,10 @@ def serve(
     finally:
         for listener in sockets:
             listener.close()
+
+
+def _interrupt(signum: int, frame: Any) -> NoReturn:
+    raise KeyboardInterrupt
 
 
 def _serve_with_workers(

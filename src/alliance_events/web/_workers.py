@@ -22,7 +22,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
+import shutil
 import socket
+from collections.abc import Callable
 from typing import Any, Final
 
 from starlette.types import Receive, Scope, Send
@@ -50,6 +53,8 @@ class WorkerApp(Responder):
     def __init__(self, store: str, publisher: str) -> None:
         self.reader = StoreReader(store)
         self.publisher = publisher
+        self.parent = os.getppid()  # the publisher's process
+        self.stop: Callable[[], None] = lambda: None  # set by run_worker: stops the server
         self._gzip_answers = {}
         self._looking: asyncio.Task[None] | None = None
 
@@ -97,6 +102,14 @@ class WorkerApp(Responder):
     async def _look(self) -> None:
         while True:
             await asyncio.sleep(LOOK_EVERY)
+            if os.getppid() != self.parent:
+                # The publisher is gone without stopping us (killed outright): nothing
+                # will update the feeds any more, so serving them would serve stale
+                # calendars for ever. Stop, and remove the store it can no longer remove.
+                logger.error("the feed server's main process is gone; this worker stops")
+                shutil.rmtree(self.reader.path, ignore_errors=True)
+                self.stop()
+                return
             try:
                 self.reader.look()
             except Exception:
@@ -161,7 +174,14 @@ def run_worker(
     """Run one worker until it is interrupted (the target of each worker process)."""
     import uvicorn  # noqa: PLC0415 - in the worker process only
 
-    config = server_config(WorkerApp(store, publisher), lifespan="on", access_log=False,
-                           server_header=False, **options)
+    app = WorkerApp(store, publisher)
+    config = server_config(app, lifespan="on", access_log=False, server_header=False,
+                           **options)
+    server = uvicorn.Server(config)
+
+    def stop() -> None:
+        server.should_exit = True
+
+    app.stop = stop
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run(sockets=sockets)
+        server.run(sockets=sockets)

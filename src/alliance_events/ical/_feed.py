@@ -36,7 +36,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Final, NamedTuple
 
-import attrs
 import pendulum
 from icalendar import Calendar, Timezone, vDuration
 
@@ -155,17 +154,17 @@ _BY_ORDER: Final = operator.itemgetter(2)  # an _Entry's order
 
 
 class _Planned(NamedTuple):
-    """An item planned for an audience, with what builds it and what it hangs on."""
+    """An item planned for an audience, with what it is built from and what it hangs on."""
 
     plan: Plan
-    build: _Builder
+    source: MeetingState | Deadline  # what :meth:`FeedRenderer._build` builds it from
+    chain: Chain | None  # the meeting's chain (a deadline's meeting's), if walked
     depends: tuple[uuid.UUID, ...]
     holder: uuid.UUID | None  # the meeting whose deadline it is (None: not one)
 
 
-@attrs.define(eq=False)
-class _Item:
-    """An item of a feed, as last planned."""
+class _Item(NamedTuple):
+    """An item of a feed, as last planned (a named tuple: one per item of a full render)."""
 
     plan: Plan
     depends: tuple[uuid.UUID, ...]
@@ -245,20 +244,41 @@ class _View:
             else:
                 turning.add(item_id)
 
-    def add(self, item_id: uuid.UUID, item: _Item) -> None:
-        """Add an item (not in the view)."""
+    def put(self, item_id: uuid.UUID, item: _Item | None) -> _Item | None:
+        """Put ``item`` in the place of the item of this id (None: take that one out).
+
+        Return the item it replaces (None: there was none). A VEVENT that keeps its
+        place in the feed (its sort key: most changes) is replaced inside its block, so
+        that no block comes or goes (which would build the CRC tree again).
+        """
+        known = self._take(item_id)
+        old = None if known is None else known.entry
+        new = None if item is None else item.entry
+        if old is not None and new is not None and old.order == new.order:
+            if old.body is not new.body:
+                self.blocks.replace(new.order, new.body)
+        else:
+            if old is not None:
+                self.blocks.remove(old.order)
+            if new is not None:
+                self.blocks.add(new.order, new.order[3], new.body)
+        if item is not None:
+            self._add(item_id, item)
+        return known
+
+    def _add(self, item_id: uuid.UUID, item: _Item) -> None:
+        """Index an item (not in the view) and count its zones; its VEVENT is placed apart."""
         for day in item.turns:
             if day not in self.turning:
                 insort(self.turn_days, day)
         self._index(item_id, item)
         self.items[item_id] = item
         entry = item.entry
-        if entry is not None:
-            self.blocks.add(entry.order, entry.order[3], entry.body)
+        if entry is not None and entry.zones:
             self.zones.update(entry.zones)
 
-    def remove(self, item_id: uuid.UUID) -> _Item | None:
-        """Take an item out of the view; return it (None if it was not in it)."""
+    def _take(self, item_id: uuid.UUID) -> _Item | None:
+        """Take an item out of the indexes and the zones' counts; its VEVENT is taken apart."""
         item = self.items.pop(item_id, None)
         if item is None:
             return None
@@ -270,7 +290,6 @@ class _View:
                     del self.dependants[dependency]
         entry = item.entry
         if entry is not None:
-            self.blocks.remove(entry.order)
             for zone in entry.zones:
                 self.zones[zone] -= 1
                 if self.zones[zone] <= 0:
@@ -367,7 +386,8 @@ class FeedRenderer:
         self._views: dict[str, _View] = {}
         self._headers: dict[tuple[str, str], bytes] = {}
         self._zones: dict[tuple[str, int, int], bytes] = {}
-        self._shared: dict[uuid.UUID, _Entry] = {}  # neutral items' VEVENTs, any audience
+        # neutral items' VEVENTs, any audience, by their ids' ints
+        self._shared: dict[int, _Entry] = {}
         self._heads: dict[bytes, Piece] = {}  # header + VTIMEZONEs, per feed as rendered
         self._lock = threading.Lock()
 
@@ -507,7 +527,8 @@ class FeedRenderer:
             chain = meeting_chain(state, meeting)
         return _Planned(
             plan_meeting(state, meeting, audience, today=today, notice=self.notice, chain=chain),
-            _MeetingBuilder(state, meeting, audience, chain),
+            meeting,
+            chain,
             meeting_dependencies(state, meeting, audience, chain),
             None,
         )
@@ -524,13 +545,17 @@ class FeedRenderer:
         if plan is None:
             return None
         return _Planned(
-            plan,
-            _DeadlineBuilder(state, deadline, audience, alarms=self.alarms, chain=chain),
-            deadline_dependencies(state, deadline, audience, chain),
-            holder,
+            plan, deadline, chain, deadline_dependencies(state, deadline, audience, chain), holder
         )
 
-    def _item(self, planned: _Planned, today: _dt.date, known: _Item | None) -> _Item:
+    def _item(
+        self,
+        state: AllianceState,
+        audience: Audience,
+        planned: _Planned,
+        today: _dt.date,
+        known: _Item | None,
+    ) -> _Item:
         """Return the item as shown on ``today``, serialised again only if its key changed."""
         plan = planned.plan
         turns: tuple[_dt.date, ...] = ()
@@ -539,12 +564,12 @@ class FeedRenderer:
         if plan.note_ends is not None:
             turns = (*turns, plan.note_ends)
         if self._gone(plan, today):
-            self._shared.pop(plan.item_id, None)  # written again if a feed shows it again
+            self._shared.pop(plan.item_id.int, None)  # written again if a feed shows it again
             return _Item(plan, planned.depends, planned.holder, None,
                          max(plan.stamp, self._gone_at(plan)), turns)
         entry = None if known is None else known.entry
         if entry is None or entry.key != plan.key:
-            entry = self._entry(planned)
+            entry = self._entry(state, audience, planned)
         return _Item(plan, planned.depends, planned.holder, entry, plan.stamp, turns)
 
     def _rebuild(
@@ -554,7 +579,8 @@ class FeedRenderer:
         mark = state.journal_mark  # before planning: a touch during it is seen again
         known = {} if view is None else view.items
         items = {
-            item_id: self._item(planned, today, known.get(item_id) if known else None)
+            item_id: self._item(state, audience, planned, today,
+                                known.get(item_id) if known else None)
             for item_id, planned in self._planned(state, audience, today)
         }
         return _View(state, today, mark, items)
@@ -579,13 +605,14 @@ class FeedRenderer:
         lost = False  # an item weighing `before` went or got lighter
         best = EPOCH  # the heaviest item put in
         for item_id, planned in self._replanned(state, audience, ids, view, today).items():
-            known = view.remove(item_id)
+            known = view.items.get(item_id)
             if known is not None and known.weight >= before:
                 lost = True
+            item = None
             if planned is not None:
-                item = self._item(planned, today, known)
-                view.add(item_id, item)
+                item = self._item(state, audience, planned, today, known)
                 best = max(best, item.weight)
+            view.put(item_id, item)
         if lost and best < before:
             view.last_modified = _heaviest(item.weight for item in view.items.values())
         else:
@@ -601,7 +628,15 @@ class FeedRenderer:
         day = plan.last_day + self.grace + _dt.timedelta(days=1)
         return pendulum.datetime(day.year, day.month, day.day, tz="UTC")
 
-    def _entry(self, planned: _Planned) -> _Entry:
+    def _build(self, state: AllianceState, audience: Audience, planned: _Planned) -> VEventData:
+        """Build the planned item's VEVENT content (a meeting's or a deadline's)."""
+        source = planned.source
+        if isinstance(source, MeetingState):
+            return meeting_item(state, source, audience, planned.plan, planned.chain)
+        return deadline_item(state, source, audience, planned.plan, alarms=self.alarms,
+                             chain=planned.chain)
+
+    def _entry(self, state: AllianceState, audience: Audience, planned: _Planned) -> _Entry:
         """Return the item's VEVENT, written anew unless another audience's is the same.
 
         A *neutral* item (nothing of one audience in it: no delegation, no organisation's
@@ -610,22 +645,23 @@ class FeedRenderer:
         """
         plan = planned.plan
         if not plan.neutral:
-            return self._serialise(planned.build(plan), plan.key)
+            return self._serialise(self._build(state, audience, planned), plan.key)
         key = plan.key
         kept = self._shared
+        number = plan.item_id.int  # an int's hash is C code, a UUID's Python
         # kept with the key of the feed that wrote it (none yet: no look-up)
-        shared = kept.get(plan.item_id) if kept else None
+        shared = kept.get(number) if kept else None
         # what it shows (the positions of what it shows and of its note) is the same?
         if shared is None or shared.key[0] != key[0] or shared.key[2] != key[2]:
-            entry = self._serialise(planned.build(plan), key)
-            kept[plan.item_id] = entry  # the same object: no copy per item
+            entry = self._serialise(self._build(state, audience, planned), key)
+            kept[number] = entry  # the same object: no copy per item
             return entry
         return shared if shared.key == key else _Entry(key, shared.body, shared.order,
                                                        shared.zones)
 
     def _serialise(self, data: VEventData, key: tuple[object, ...]) -> _Entry:
         """Serialise one VEVENT (the costly step: the tests count its calls)."""
-        return _Entry(key=key, body=write_vevent(data), order=_order(data), zones=_zones(data))
+        return _Entry(key, write_vevent(data), _order(data), _zones(data))
 
     # -- the wrapper ------------------------------------------------------------------
 
@@ -688,7 +724,8 @@ class FeedRenderer:
             head = self._heads[head_bytes] = Piece(head_bytes)
         blocks, (crc, length, _) = view.blocks.pieces()
         crc = crc32_combine(crc32_combine(head.crc, crc, length), _END_PIECE.crc, len(_END))
-        return Pieces([head, *blocks, _END_PIECE], crc=crc)
+        return Pieces([head, *blocks, _END_PIECE], crc=crc,
+                      length=len(head.raw) + length + len(_END))
 
     def _timezones(self, zones: Iterable[tuple[str, int]]) -> list[bytes]:
         ranges = _ranges(tuple(zones))

@@ -281,10 +281,7 @@ def plan_meeting(
             created = _utc(own.created)
         cancelled = meeting.status is MeetingStatus.CANCELLED
     else:
-        meetings = chain.meetings
-        positions, stamp = _touches(state, [m.meeting_id for m in meetings])
-        created = _created(state, meeting_id)
-        cancelled = chain_status(meetings) is MeetingStatus.CANCELLED
+        positions, stamp, created, cancelled = _chain_touches(state, chain.meetings)
     named: list[uuid.UUID | None] = []
     if meeting.nominations:
         for nomination in _delegation(meeting, audience):
@@ -307,6 +304,34 @@ def plan_meeting(
         not named,  # neutral
         note_ends,
     )
+
+
+def _chain_touches(
+    state: AllianceState, meetings: Sequence[MeetingState]
+) -> tuple[tuple[int, ...], pendulum.DateTime, pendulum.DateTime, bool]:
+    """Read a meeting's chain (the meeting first) for its plan, in one walk.
+
+    Return the chain's log positions and latest change (:func:`_touches`), the meeting's
+    first change (:func:`_created`), and whether it is cancelled (:func:`chain_status`:
+    the meeting or one it is part of is).
+    """
+    get = state.touched.get
+    own = get(meetings[0].meeting_id)
+    if own is None:
+        found, latest, created = [-1], EPOCH, EPOCH
+    else:
+        found, latest, created = [own.position], max(EPOCH, own.modified), _utc(own.created)
+    cancelled = meetings[0].status is _CANCELLED
+    for member in meetings[1:]:
+        touched = get(member.meeting_id)
+        if touched is None:
+            found.append(-1)
+        else:
+            found.append(touched.position)
+            latest = max(latest, touched.modified)
+        if member.status is _CANCELLED:
+            cancelled = True
+    return tuple(found), _utc(latest), created, cancelled
 
 
 def _last_day(when: When) -> _dt.date:
@@ -360,14 +385,17 @@ def plan_deadline(
     touched = state.touched
     own_touch = touched.get(deadline.deadline_id)
     own = deadline.deadline_id if own_touch is not None else deadline.meeting_id
-    if own_touch is not None and len(meetings) == 1:  # the usual case: one meeting's deadline
-        meeting_touch = touched.get(meetings[0].meeting_id)
-        if meeting_touch is None:
-            positions: tuple[int, ...] = (own_touch.position, -1)
-            latest = max(EPOCH, own_touch.modified)
-        else:
-            positions = (own_touch.position, meeting_touch.position)
-            latest = max(EPOCH, own_touch.modified, meeting_touch.modified)
+    if own_touch is not None:  # the usual case: _touches and _created, inlined
+        found = [own_touch.position]
+        latest: _dt.datetime = max(EPOCH, own_touch.modified)
+        for meeting in meetings:
+            meeting_touch = touched.get(meeting.meeting_id)
+            if meeting_touch is None:
+                found.append(-1)
+            else:
+                found.append(meeting_touch.position)
+                latest = max(latest, meeting_touch.modified)
+        positions: tuple[int, ...] = tuple(found)
         stamp, created = _utc(latest), _utc(own_touch.created)
     else:
         positions, stamp = _touches(state, [own, *(m.meeting_id for m in meetings)])

@@ -241,9 +241,9 @@ _LINES_KEPT: Final = 100_000
 class _Lines(dict[str, str]):
     """One property's content lines (with their CRLF) by their texts, each written once.
 
-    For the values that items share or repeat: the UIDs (an item's own, and its
-    parent's in RELATED-TO: the same few parents for many sessions and deadlines), and
-    the locations (a handful of rooms). At most :data:`_LINES_KEPT`; then it starts again.
+    For the values that items share: the parents' UIDs in RELATED-TO (the same few
+    parents for many sessions and deadlines) and the locations (a handful of rooms).
+    At most :data:`_LINES_KEPT`; then it starts again.
     """
 
     __slots__ = ("name",)
@@ -259,7 +259,6 @@ class _Lines(dict[str, str]):
         return line
 
 
-_UID_LINES: Final = _Lines("UID:")
 _LOCATION_LINES: Final = _Lines("LOCATION:")
 _PARENT_LINES: Final = _Lines("RELATED-TO;RELTYPE=PARENT:")
 
@@ -294,7 +293,7 @@ def write_vevent(data: VEventData) -> bytes:
         f"{_when('DTSTART', start)}\r\n"
         f"{_when('DTEND', end)}\r\n"
         f"DTSTAMP:{stamp_text}\r\n"
-        f"{_UID_LINES[uid]}"
+        f"{_text_line('UID:', uid)}"
         f"SEQUENCE:{sequence}\r\n"
         f"CREATED:{_utc(created)}\r\n"
         f"{described}"

@@ -55,7 +55,7 @@ from alliance_events.ical._items import (
     plan_deadline,
     plan_meeting,
 )
-from alliance_events.ical._pieces import Blocks, Piece, Pieces, crc32_combine
+from alliance_events.ical._pieces import Blocks, Piece, Pieces, combine_shifted
 from alliance_events.ical._text import one_line
 from alliance_events.ical._vtimezone import vtimezone
 from alliance_events.ical._write import Text, VEventData, to_vevent, tzid_of, write_vevent
@@ -195,6 +195,10 @@ class _View:
         self.items = items
         self.dependants: dict[uuid.UUID, set[uuid.UUID]] = {}
         self.zones: Counter[tuple[str, int]] = Counter()
+        # The feed's head (header and VTIMEZONEs) as last put together, and whether a
+        # (TZID, year) came or went since (only then are the VTIMEZONEs looked at again).
+        self.head: tuple[bytes, Piece] | None = None
+        self.zones_changed = True
         self.turning: dict[_dt.date, set[uuid.UUID]] = {}
         shown = []
         zones: list[tuple[str, int]] = []
@@ -275,7 +279,10 @@ class _View:
         self.items[item_id] = item
         entry = item.entry
         if entry is not None and entry.zones:
-            self.zones.update(entry.zones)
+            zones = self.zones
+            if not self.zones_changed:
+                self.zones_changed = any(zone not in zones for zone in entry.zones)
+            zones.update(entry.zones)
 
     def _take(self, item_id: uuid.UUID) -> _Item | None:
         """Take an item out of the indexes and the zones' counts; its VEVENT is taken apart."""
@@ -294,6 +301,7 @@ class _View:
                 self.zones[zone] -= 1
                 if self.zones[zone] <= 0:
                     del self.zones[zone]
+                    self.zones_changed = True
         for day in item.turns:
             turning = self.turning[day]
             turning.discard(item_id)
@@ -714,16 +722,24 @@ class FeedRenderer:
         """Return the feed's pieces: the header with the VTIMEZONEs, the blocks, the end.
 
         Only the blocks touched since the last render are joined and hashed again; the
-        feed's CRC-32 comes from the blocks' CRC tree, not from its bytes.
+        feed's CRC-32 comes from the blocks' CRC tree, not from its bytes, combined with
+        the head's and the end's by the shifts the tree and the end piece keep (two
+        polynomial products, instead of one per bit of the feed's length).
         """
-        head_bytes = b"".join((header, *self._timezones(zones)))
-        head = self._heads.get(head_bytes)
-        if head is None:
-            if len(self._heads) >= _HEADS_KEPT:
-                self._heads.clear()
-            head = self._heads[head_bytes] = Piece(head_bytes)
-        blocks, (crc, length, _) = view.blocks.pieces()
-        crc = crc32_combine(crc32_combine(head.crc, crc, length), _END_PIECE.crc, len(_END))
+        kept = view.head
+        if kept is None or kept[0] is not header or view.zones_changed:
+            head_bytes = b"".join((header, *self._timezones(zones)))
+            head = self._heads.get(head_bytes)
+            if head is None:
+                if len(self._heads) >= _HEADS_KEPT:
+                    self._heads.clear()
+                head = self._heads[head_bytes] = Piece(head_bytes)
+            view.head, view.zones_changed = (header, head), False
+        else:
+            head = kept[1]
+        blocks, (crc, length, shift) = view.blocks.pieces()
+        crc = combine_shifted(combine_shifted(head.crc, crc, shift), _END_PIECE.crc,
+                              _END_PIECE.shift)
         return Pieces([head, *blocks, _END_PIECE], crc=crc,
                       length=len(head.raw) + length + len(_END))
 

@@ -151,6 +151,7 @@ class _Entry(NamedTuple):
 
 
 _BY_ORDER: Final = operator.itemgetter(2)  # an _Entry's order
+_WEIGHT: Final = operator.itemgetter(4)  # an _Item's weight
 
 
 class _Planned(NamedTuple):
@@ -204,14 +205,17 @@ class _View:
         zones: list[tuple[str, int]] = []
         dependants = self.dependants
         for item_id, item in items.items():  # _index, inlined (once per item of the feed)
-            for dependency in item.depends:
-                if dependency.int == item_id.int:  # a touch of its own id re-plans it anyway
-                    continue  # (compared as ints: a UUID's == is Python code)
-                found = dependants.get(dependency)
-                if found is None:
-                    dependants[dependency] = {item_id}
-                else:
-                    found.add(item_id)
+            depends = item.depends
+            if len(depends) != 1 or depends[0] is not item_id:  # most: its own id alone
+                own = item_id.int
+                for dependency in depends:
+                    if dependency.int == own:  # a touch of its own id re-plans it anyway
+                        continue  # (compared as ints: a UUID's == is Python code)
+                    found = dependants.get(dependency)
+                    if found is None:
+                        dependants[dependency] = {item_id}
+                    else:
+                        found.add(item_id)
             if item.turns:
                 for day in item.turns:
                     self.turning.setdefault(day, set()).add(item_id)
@@ -224,7 +228,7 @@ class _View:
         shown.sort(key=_BY_ORDER)
         self.blocks = Blocks.of((entry.order, entry.order[3], entry.body) for entry in shown)
         self.turn_days = sorted(self.turning)
-        self.last_modified = _heaviest(item.weight for item in items.values())
+        self.last_modified = _heaviest(map(_WEIGHT, items.values()))
 
     def follows(self, state: AllianceState) -> list[uuid.UUID] | None:
         """Return the ids touched since the last render, if ``state`` is the one rendered."""
@@ -571,7 +575,7 @@ class FeedRenderer:
             turns = (plan.last_day + self.grace + _DAY,)
         if plan.note_ends is not None:
             turns = (*turns, plan.note_ends)
-        if self._gone(plan, today):
+        if plan.cancelled and self._gone(plan, today):  # most are not: no call
             self._shared.pop(plan.item_id.int, None)  # written again if a feed shows it again
             return _Item(plan, planned.depends, planned.holder, None,
                          max(plan.stamp, self._gone_at(plan)), turns)

@@ -193,7 +193,9 @@ def _when(name: str, value: _dt.date) -> str:
             line = _DATE_LINES[key] = _DATE % (
                 name, value.year * 10000 + value.month * 100 + value.day)
         return line
-    tzid, params = _zone(value)
+    zone = value.tzinfo
+    found = _TZIDS.get(getattr(zone, "key", zone))  # _zone's look-up, without the call
+    tzid, params = _zone(value) if found is None else found
     line = _DATE_TIME % (name, params, value.year * 10000 + value.month * 100 + value.day,
                          value.hour * 10000 + value.minute * 100 + value.second,
                          "Z" if tzid == "UTC" else "")

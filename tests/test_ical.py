@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 
 from alliance_events import Alliance, Recorded
 from alliance_events.demo import DEMO_END, PERSONS, DemoClock, record_minutes
+from alliance_events.domain.common import MeetingStatus
 from alliance_events.domain.directory import (
     PersonDetailsChanged,
     person_stream,
@@ -51,10 +52,24 @@ from alliance_events.ical import (
     deadline_uid,
     meeting_uid,
 )
-from alliance_events.ical._items import _chain, _lineage, meeting_chain, meeting_dependencies
+from alliance_events.ical._items import (
+    _chain,
+    _created,
+    _lineage,
+    _touches,
+    meeting_chain,
+    meeting_dependencies,
+    meeting_item,
+    plan_meeting,
+)
 from alliance_events.ical._write import VEventData
 from alliance_events.log import ANY
-from alliance_events.projections.alliance import AllianceProjection, AllianceState
+from alliance_events.projections.alliance import (
+    AllianceProjection,
+    AllianceState,
+    Touched,
+    chain_status,
+)
 from alliance_events.projections.runner import fold
 from alliance_events.testing import FixedClock
 
@@ -1049,3 +1064,39 @@ class TestChainWalkedOnce:
             for audience in (Audience.public(), Audience.secretariat()):
                 assert meeting_dependencies(state, meeting, audience, chain) == (
                     meeting_dependencies(state, meeting, audience))
+
+    @settings(max_examples=200, deadline=None)
+    @given(data=st.data())
+    def test_the_walk_reads_what_the_rules_say(self, data: st.DataObject) -> None:
+        """A meeting's plan and VEVENT read its chain in one walk: the same positions,
+        latest and first change (``_touches``, ``_created``), status (``chain_status``)
+        and SEQUENCE (the chain's sum) as the rules' own functions give."""
+        template = self.one_meeting()
+        count = data.draw(st.integers(1, 5))
+        ids = [uuid.UUID(int=number + 1) for number in range(count)]
+        meetings = {}
+        touched = {}
+        for meeting_id in ids:
+            parent = data.draw(st.sampled_from([None, uuid.UUID(int=99), *ids]))
+            meetings[meeting_id] = attrs.evolve(
+                template, meeting_id=meeting_id, parent_id=parent,
+                status=data.draw(st.sampled_from(list(MeetingStatus))),
+                sequence=data.draw(st.integers(0, 3)))
+            if data.draw(st.booleans()):
+                created, modified = sorted(
+                    START.add(hours=data.draw(st.integers(0, 50))) for _ in range(2))
+                touched[meeting_id] = Touched(created, modified, data.draw(st.integers(1, 9)))
+        state = AllianceState(meetings=meetings, touched=touched)
+        today = _dt.date(2023, 3, 1)
+        for meeting in meetings.values():
+            chain = meeting_chain(state, meeting)
+            status = chain_status(chain.meetings)
+            plan = plan_meeting(state, meeting, Audience.public(), today=today,
+                                notice=_dt.timedelta(days=30), chain=chain)
+            assert (plan.key[0], plan.stamp) == _touches(
+                state, [m.meeting_id for m in chain.meetings])
+            assert plan.created == _created(state, meeting.meeting_id)
+            assert plan.cancelled == (status is MeetingStatus.CANCELLED)
+            vevent = meeting_item(state, meeting, Audience.public(), plan, chain)
+            assert vevent.status == status.name
+            assert vevent.sequence == sum(m.sequence for m in chain.meetings)

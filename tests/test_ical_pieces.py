@@ -93,7 +93,8 @@ class TestSplit:
 
 
 item_ops = st.lists(
-    st.tuples(st.booleans(), st.integers(0, 40), st.text(max_size=30)), max_size=60)
+    st.tuples(st.booleans(), st.integers(0, 40), st.text(max_size=30), st.booleans()),
+    max_size=60)
 
 
 class TestBlocks:
@@ -101,20 +102,26 @@ class TestBlocks:
               suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(ops=item_ops)
     def test_random_changes_keep_the_pieces_of_the_bytes(
-        self, small_blocks: None, ops: list[tuple[bool, int, str]]
+        self, small_blocks: None, ops: list[tuple[bool, int, str, bool]]
     ) -> None:
-        """Items added, changed and removed in any order: after each change the blocks
-        are those the bytes cut into, and gzip, CRC and ETag are the bytes'."""
+        """Items added, changed (in place, or taken out and put back) and removed in any
+        order: after each change the blocks are those the bytes cut into, and gzip, CRC
+        and ETag are the bytes'."""
         blocks = Blocks()
         shown: dict[int, bytes] = {}
-        for add, key, text in ops:
+        for add, key, text, in_place in ops:
             order = (key, str(uuid.UUID(int=key)))
-            if key in shown:
-                blocks.remove(order)
-                del shown[key]
-            if add:
-                shown[key] = vevent(str(uuid.UUID(int=key)), text.replace("\r", ""))
-                blocks.add(order, str(uuid.UUID(int=key)), shown[key])
+            body = vevent(str(uuid.UUID(int=key)), text.replace("\r", ""))
+            if key in shown and add and in_place:
+                blocks.replace(order, body)
+                shown[key] = body
+            else:
+                if key in shown:
+                    blocks.remove(order)
+                    del shown[key]
+                if add:
+                    shown[key] = body
+                    blocks.add(order, str(uuid.UUID(int=key)), body)
             built, (crc, length, _) = blocks.pieces()
             head, end = Piece(HEAD), Piece(END)
             crc = crc32_combine(crc32_combine(head.crc, crc, length), end.crc, len(END))

@@ -17,11 +17,14 @@ again, and nothing else; when the day changes, so are the cancelled items whose 
 period ends in between. Any other state (another object: an "as of" fold, a copy) is
 planned in full, as is the first render.
 
-The first render (a server's start) plans, builds and writes every item: about 100 µs
-an item on a loaded 2-core machine, where a profile finds no single cost above a tenth
-(each meeting's chain is walked once for its item and its deadlines, the view keeps no
-entry for an item's own id, and the same few tuples of zone uses serve every item, so
-that the collector has fewer objects to go through when the render ends).
+The first render (a server's start) plans, builds and writes every item: about 40 µs of
+CPU an item in a new process (0.62 s for the 15,300 items of the 10,000-meeting
+benchmark feed, 3.3 s for 76,600; wall time on a loaded 2-core machine is 1-2.5x that),
+where a profile finds no single cost above a fifth: writing the VEVENTs (~18%), building
+their content (~15%), planning (~10%), the VTIMEZONEs (~9%, once per process), the
+UIDs' SHA-1s (~5%). Each meeting's chain is walked once for its item and its deadlines,
+the view keeps no entry for an item's own id, and the same few tuples of zone uses serve
+every item, so that the collector has fewer objects to go through when the render ends.
 """
 
 from __future__ import annotations
@@ -36,7 +39,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Final, NamedTuple
 
-import attrs
 import pendulum
 from icalendar import Calendar, Timezone, vDuration
 
@@ -56,7 +58,7 @@ from alliance_events.ical._items import (
     plan_deadline,
     plan_meeting,
 )
-from alliance_events.ical._pieces import Blocks, Piece, Pieces, crc32_combine
+from alliance_events.ical._pieces import Blocks, Piece, Pieces, combine_shifted
 from alliance_events.ical._text import one_line
 from alliance_events.ical._vtimezone import vtimezone
 from alliance_events.ical._write import Text, VEventData, to_vevent, tzid_of, write_vevent
@@ -152,20 +154,21 @@ class _Entry(NamedTuple):
 
 
 _BY_ORDER: Final = operator.itemgetter(2)  # an _Entry's order
+_WEIGHT: Final = operator.itemgetter(4)  # an _Item's weight
 
 
 class _Planned(NamedTuple):
-    """An item planned for an audience, with what builds it and what it hangs on."""
+    """An item planned for an audience, with what it is built from and what it hangs on."""
 
     plan: Plan
-    build: _Builder
+    source: MeetingState | Deadline  # what :meth:`FeedRenderer._build` builds it from
+    chain: Chain | None  # the meeting's chain (a deadline's meeting's), if walked
     depends: tuple[uuid.UUID, ...]
     holder: uuid.UUID | None  # the meeting whose deadline it is (None: not one)
 
 
-@attrs.define(eq=False)
-class _Item:
-    """An item of a feed, as last planned."""
+class _Item(NamedTuple):
+    """An item of a feed, as last planned (a named tuple: one per item of a full render)."""
 
     plan: Plan
     depends: tuple[uuid.UUID, ...]
@@ -196,19 +199,26 @@ class _View:
         self.items = items
         self.dependants: dict[uuid.UUID, set[uuid.UUID]] = {}
         self.zones: Counter[tuple[str, int]] = Counter()
+        # The feed's head (header and VTIMEZONEs) as last put together, and whether a
+        # (TZID, year) came or went since (only then are the VTIMEZONEs looked at again).
+        self.head: tuple[bytes, Piece] | None = None
+        self.zones_changed = True
         self.turning: dict[_dt.date, set[uuid.UUID]] = {}
         shown = []
         zones: list[tuple[str, int]] = []
         dependants = self.dependants
         for item_id, item in items.items():  # _index, inlined (once per item of the feed)
-            for dependency in item.depends:
-                if dependency.int == item_id.int:  # a touch of its own id re-plans it anyway
-                    continue  # (compared as ints: a UUID's == is Python code)
-                found = dependants.get(dependency)
-                if found is None:
-                    dependants[dependency] = {item_id}
-                else:
-                    found.add(item_id)
+            depends = item.depends
+            if len(depends) != 1 or depends[0] is not item_id:  # most: its own id alone
+                own = item_id.int
+                for dependency in depends:
+                    if dependency.int == own:  # a touch of its own id re-plans it anyway
+                        continue  # (compared as ints: a UUID's == is Python code)
+                    found = dependants.get(dependency)
+                    if found is None:
+                        dependants[dependency] = {item_id}
+                    else:
+                        found.add(item_id)
             if item.turns:
                 for day in item.turns:
                     self.turning.setdefault(day, set()).add(item_id)
@@ -221,7 +231,7 @@ class _View:
         shown.sort(key=_BY_ORDER)
         self.blocks = Blocks.of((entry.order, entry.order[3], entry.body) for entry in shown)
         self.turn_days = sorted(self.turning)
-        self.last_modified = _heaviest(item.weight for item in items.values())
+        self.last_modified = _heaviest(map(_WEIGHT, items.values()))
 
     def follows(self, state: AllianceState) -> list[uuid.UUID] | None:
         """Return the ids touched since the last render, if ``state`` is the one rendered."""
@@ -245,20 +255,44 @@ class _View:
             else:
                 turning.add(item_id)
 
-    def add(self, item_id: uuid.UUID, item: _Item) -> None:
-        """Add an item (not in the view)."""
+    def put(self, item_id: uuid.UUID, item: _Item | None) -> _Item | None:
+        """Put ``item`` in the place of the item of this id (None: take that one out).
+
+        Return the item it replaces (None: there was none). A VEVENT that keeps its
+        place in the feed (its sort key: most changes) is replaced inside its block, so
+        that no block comes or goes (which would build the CRC tree again).
+        """
+        known = self._take(item_id)
+        old = None if known is None else known.entry
+        new = None if item is None else item.entry
+        if old is not None and new is not None and old.order == new.order:
+            if old.body is not new.body:
+                self.blocks.replace(new.order, new.body)
+        else:
+            if old is not None:
+                self.blocks.remove(old.order)
+            if new is not None:
+                self.blocks.add(new.order, new.order[3], new.body)
+        if item is not None:
+            self._add(item_id, item)
+        return known
+
+    def _add(self, item_id: uuid.UUID, item: _Item) -> None:
+        """Index an item (not in the view) and count its zones; its VEVENT is placed apart."""
         for day in item.turns:
             if day not in self.turning:
                 insort(self.turn_days, day)
         self._index(item_id, item)
         self.items[item_id] = item
         entry = item.entry
-        if entry is not None:
-            self.blocks.add(entry.order, entry.order[3], entry.body)
-            self.zones.update(entry.zones)
+        if entry is not None and entry.zones:
+            zones = self.zones
+            if not self.zones_changed:
+                self.zones_changed = any(zone not in zones for zone in entry.zones)
+            zones.update(entry.zones)
 
-    def remove(self, item_id: uuid.UUID) -> _Item | None:
-        """Take an item out of the view; return it (None if it was not in it)."""
+    def _take(self, item_id: uuid.UUID) -> _Item | None:
+        """Take an item out of the indexes and the zones' counts; its VEVENT is taken apart."""
         item = self.items.pop(item_id, None)
         if item is None:
             return None
@@ -270,11 +304,11 @@ class _View:
                     del self.dependants[dependency]
         entry = item.entry
         if entry is not None:
-            self.blocks.remove(entry.order)
             for zone in entry.zones:
                 self.zones[zone] -= 1
                 if self.zones[zone] <= 0:
                     del self.zones[zone]
+                    self.zones_changed = True
         for day in item.turns:
             turning = self.turning[day]
             turning.discard(item_id)
@@ -367,7 +401,8 @@ class FeedRenderer:
         self._views: dict[str, _View] = {}
         self._headers: dict[tuple[str, str], bytes] = {}
         self._zones: dict[tuple[str, int, int], bytes] = {}
-        self._shared: dict[uuid.UUID, _Entry] = {}  # neutral items' VEVENTs, any audience
+        # neutral items' VEVENTs, any audience, by their ids' ints
+        self._shared: dict[int, _Entry] = {}
         self._heads: dict[bytes, Piece] = {}  # header + VTIMEZONEs, per feed as rendered
         self._lock = threading.Lock()
 
@@ -507,7 +542,8 @@ class FeedRenderer:
             chain = meeting_chain(state, meeting)
         return _Planned(
             plan_meeting(state, meeting, audience, today=today, notice=self.notice, chain=chain),
-            _MeetingBuilder(state, meeting, audience, chain),
+            meeting,
+            chain,
             meeting_dependencies(state, meeting, audience, chain),
             None,
         )
@@ -524,13 +560,17 @@ class FeedRenderer:
         if plan is None:
             return None
         return _Planned(
-            plan,
-            _DeadlineBuilder(state, deadline, audience, alarms=self.alarms, chain=chain),
-            deadline_dependencies(state, deadline, audience, chain),
-            holder,
+            plan, deadline, chain, deadline_dependencies(state, deadline, audience, chain), holder
         )
 
-    def _item(self, planned: _Planned, today: _dt.date, known: _Item | None) -> _Item:
+    def _item(
+        self,
+        state: AllianceState,
+        audience: Audience,
+        planned: _Planned,
+        today: _dt.date,
+        known: _Item | None,
+    ) -> _Item:
         """Return the item as shown on ``today``, serialised again only if its key changed."""
         plan = planned.plan
         turns: tuple[_dt.date, ...] = ()
@@ -538,13 +578,13 @@ class FeedRenderer:
             turns = (plan.last_day + self.grace + _DAY,)
         if plan.note_ends is not None:
             turns = (*turns, plan.note_ends)
-        if self._gone(plan, today):
-            self._shared.pop(plan.item_id, None)  # written again if a feed shows it again
+        if plan.cancelled and self._gone(plan, today):  # most are not: no call
+            self._shared.pop(plan.item_id.int, None)  # written again if a feed shows it again
             return _Item(plan, planned.depends, planned.holder, None,
                          max(plan.stamp, self._gone_at(plan)), turns)
         entry = None if known is None else known.entry
         if entry is None or entry.key != plan.key:
-            entry = self._entry(planned)
+            entry = self._entry(state, audience, planned)
         return _Item(plan, planned.depends, planned.holder, entry, plan.stamp, turns)
 
     def _rebuild(
@@ -554,7 +594,8 @@ class FeedRenderer:
         mark = state.journal_mark  # before planning: a touch during it is seen again
         known = {} if view is None else view.items
         items = {
-            item_id: self._item(planned, today, known.get(item_id) if known else None)
+            item_id: self._item(state, audience, planned, today,
+                                known.get(item_id) if known else None)
             for item_id, planned in self._planned(state, audience, today)
         }
         return _View(state, today, mark, items)
@@ -579,13 +620,14 @@ class FeedRenderer:
         lost = False  # an item weighing `before` went or got lighter
         best = EPOCH  # the heaviest item put in
         for item_id, planned in self._replanned(state, audience, ids, view, today).items():
-            known = view.remove(item_id)
+            known = view.items.get(item_id)
             if known is not None and known.weight >= before:
                 lost = True
+            item = None
             if planned is not None:
-                item = self._item(planned, today, known)
-                view.add(item_id, item)
+                item = self._item(state, audience, planned, today, known)
                 best = max(best, item.weight)
+            view.put(item_id, item)
         if lost and best < before:
             view.last_modified = _heaviest(item.weight for item in view.items.values())
         else:
@@ -601,7 +643,15 @@ class FeedRenderer:
         day = plan.last_day + self.grace + _dt.timedelta(days=1)
         return pendulum.datetime(day.year, day.month, day.day, tz="UTC")
 
-    def _entry(self, planned: _Planned) -> _Entry:
+    def _build(self, state: AllianceState, audience: Audience, planned: _Planned) -> VEventData:
+        """Build the planned item's VEVENT content (a meeting's or a deadline's)."""
+        source = planned.source
+        if isinstance(source, MeetingState):
+            return meeting_item(state, source, audience, planned.plan, planned.chain)
+        return deadline_item(state, source, audience, planned.plan, alarms=self.alarms,
+                             chain=planned.chain)
+
+    def _entry(self, state: AllianceState, audience: Audience, planned: _Planned) -> _Entry:
         """Return the item's VEVENT, written anew unless another audience's is the same.
 
         A *neutral* item (nothing of one audience in it: no delegation, no organisation's
@@ -610,22 +660,23 @@ class FeedRenderer:
         """
         plan = planned.plan
         if not plan.neutral:
-            return self._serialise(planned.build(plan), plan.key)
+            return self._serialise(self._build(state, audience, planned), plan.key)
         key = plan.key
         kept = self._shared
+        number = plan.item_id.int  # an int's hash is C code, a UUID's Python
         # kept with the key of the feed that wrote it (none yet: no look-up)
-        shared = kept.get(plan.item_id) if kept else None
+        shared = kept.get(number) if kept else None
         # what it shows (the positions of what it shows and of its note) is the same?
         if shared is None or shared.key[0] != key[0] or shared.key[2] != key[2]:
-            entry = self._serialise(planned.build(plan), key)
-            kept[plan.item_id] = entry  # the same object: no copy per item
+            entry = self._serialise(self._build(state, audience, planned), key)
+            kept[number] = entry  # the same object: no copy per item
             return entry
         return shared if shared.key == key else _Entry(key, shared.body, shared.order,
                                                        shared.zones)
 
     def _serialise(self, data: VEventData, key: tuple[object, ...]) -> _Entry:
         """Serialise one VEVENT (the costly step: the tests count its calls)."""
-        return _Entry(key=key, body=write_vevent(data), order=_order(data), zones=_zones(data))
+        return _Entry(key, write_vevent(data), _order(data), _zones(data))
 
     # -- the wrapper ------------------------------------------------------------------
 
@@ -678,17 +729,26 @@ class FeedRenderer:
         """Return the feed's pieces: the header with the VTIMEZONEs, the blocks, the end.
 
         Only the blocks touched since the last render are joined and hashed again; the
-        feed's CRC-32 comes from the blocks' CRC tree, not from its bytes.
+        feed's CRC-32 comes from the blocks' CRC tree, not from its bytes, combined with
+        the head's and the end's by the shifts the tree and the end piece keep (two
+        polynomial products, instead of one per bit of the feed's length).
         """
-        head_bytes = b"".join((header, *self._timezones(zones)))
-        head = self._heads.get(head_bytes)
-        if head is None:
-            if len(self._heads) >= _HEADS_KEPT:
-                self._heads.clear()
-            head = self._heads[head_bytes] = Piece(head_bytes)
-        blocks, (crc, length, _) = view.blocks.pieces()
-        crc = crc32_combine(crc32_combine(head.crc, crc, length), _END_PIECE.crc, len(_END))
-        return Pieces([head, *blocks, _END_PIECE], crc=crc)
+        kept = view.head
+        if kept is None or kept[0] is not header or view.zones_changed:
+            head_bytes = b"".join((header, *self._timezones(zones)))
+            head = self._heads.get(head_bytes)
+            if head is None:
+                if len(self._heads) >= _HEADS_KEPT:
+                    self._heads.clear()
+                head = self._heads[head_bytes] = Piece(head_bytes)
+            view.head, view.zones_changed = (header, head), False
+        else:
+            head = kept[1]
+        blocks, (crc, length, shift) = view.blocks.pieces()
+        crc = combine_shifted(combine_shifted(head.crc, crc, shift), _END_PIECE.crc,
+                              _END_PIECE.shift)
+        return Pieces([head, *blocks, _END_PIECE], crc=crc,
+                      length=len(head.raw) + length + len(_END))
 
     def _timezones(self, zones: Iterable[tuple[str, int]]) -> list[bytes]:
         ranges = _ranges(tuple(zones))

@@ -60,6 +60,8 @@ ALLIANCE_NAMESPACE: Final = uuid.UUID("0b8f4f7e-5d1a-5c8e-9c3b-6a2e41f7d9a0")
 
 EPOCH: Final = pendulum.datetime(1970, 1, 1, tz="UTC")
 _UTC: Final = pendulum.UTC
+_CANCELLED: Final = MeetingStatus.CANCELLED
+_TRANSPARENT: Final = True  # a deadline's VEVENT: TRANSP:TRANSPARENT
 
 
 _VARIANT: Final = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
@@ -279,10 +281,7 @@ def plan_meeting(
             created = _utc(own.created)
         cancelled = meeting.status is MeetingStatus.CANCELLED
     else:
-        meetings = chain.meetings
-        positions, stamp = _touches(state, [m.meeting_id for m in meetings])
-        created = _created(state, meeting_id)
-        cancelled = chain_status(meetings) is MeetingStatus.CANCELLED
+        positions, stamp, created, cancelled = _chain_touches(state, chain.meetings)
     named: list[uuid.UUID | None] = []
     if meeting.nominations:
         for nomination in _delegation(meeting, audience):
@@ -295,16 +294,44 @@ def plan_meeting(
         stamp = max(stamp, named_stamp, note_gone)  # the note going changes the VEVENT
     else:
         named_positions = ()
-    return Plan(
-        item_id=meeting_id,
-        key=(positions, named_positions, shown),
-        cancelled=cancelled,
-        last_day=_last_day(when),
-        stamp=stamp,
-        created=created,
-        neutral=not named,
-        note_ends=note_ends,
+    return Plan(  # positional: a full render makes one per item
+        meeting_id,
+        (positions, named_positions, shown),
+        cancelled,
+        _last_day(when),
+        stamp,
+        created,
+        not named,  # neutral
+        note_ends,
     )
+
+
+def _chain_touches(
+    state: AllianceState, meetings: Sequence[MeetingState]
+) -> tuple[tuple[int, ...], pendulum.DateTime, pendulum.DateTime, bool]:
+    """Read a meeting's chain (the meeting first) for its plan, in one walk.
+
+    Return the chain's log positions and latest change (:func:`_touches`), the meeting's
+    first change (:func:`_created`), and whether it is cancelled (:func:`chain_status`:
+    the meeting or one it is part of is).
+    """
+    get = state.touched.get
+    own = get(meetings[0].meeting_id)
+    if own is None:
+        found, latest, created = [-1], EPOCH, EPOCH
+    else:
+        found, latest, created = [own.position], max(EPOCH, own.modified), _utc(own.created)
+    cancelled = meetings[0].status is _CANCELLED
+    for member in meetings[1:]:
+        touched = get(member.meeting_id)
+        if touched is None:
+            found.append(-1)
+        else:
+            found.append(touched.position)
+            latest = max(latest, touched.modified)
+        if member.status is _CANCELLED:
+            cancelled = True
+    return tuple(found), _utc(latest), created, cancelled
 
 
 def _last_day(when: When) -> _dt.date:
@@ -358,14 +385,17 @@ def plan_deadline(
     touched = state.touched
     own_touch = touched.get(deadline.deadline_id)
     own = deadline.deadline_id if own_touch is not None else deadline.meeting_id
-    if own_touch is not None and len(meetings) == 1:  # the usual case: one meeting's deadline
-        meeting_touch = touched.get(meetings[0].meeting_id)
-        if meeting_touch is None:
-            positions: tuple[int, ...] = (own_touch.position, -1)
-            latest = max(EPOCH, own_touch.modified)
-        else:
-            positions = (own_touch.position, meeting_touch.position)
-            latest = max(EPOCH, own_touch.modified, meeting_touch.modified)
+    if own_touch is not None:  # the usual case: _touches and _created, inlined
+        found = [own_touch.position]
+        latest: _dt.datetime = max(EPOCH, own_touch.modified)
+        for meeting in meetings:
+            meeting_touch = touched.get(meeting.meeting_id)
+            if meeting_touch is None:
+                found.append(-1)
+            else:
+                found.append(meeting_touch.position)
+                latest = max(latest, meeting_touch.modified)
+        positions: tuple[int, ...] = tuple(found)
         stamp, created = _utc(latest), _utc(own_touch.created)
     else:
         positions, stamp = _touches(state, [own, *(m.meeting_id for m in meetings)])
@@ -376,13 +406,13 @@ def plan_deadline(
     else:
         named_positions = ()
     return Plan(
-        item_id=deadline.deadline_id,
-        key=(positions, named_positions, False),
-        cancelled=deadline.cancelled or meeting_cancelled,
-        last_day=_due_day(deadline),
-        stamp=stamp,
-        created=created,
-        neutral=deadline.organisation_id is None,
+        deadline.deadline_id,
+        (positions, named_positions, False),
+        deadline.cancelled or meeting_cancelled,
+        _due_day(deadline),
+        stamp,
+        created,
+        deadline.organisation_id is None,  # neutral
     )
 
 
@@ -468,44 +498,6 @@ def _text(value: str) -> str | None:
     return cleaned or None
 
 
-def _vevent(
-    *,
-    uid: str,
-    plan: Plan,
-    summary: str,
-    start: _dt.date,
-    end: _dt.date,
-    status: MeetingStatus,
-    sequence: int,
-    transparent: bool,
-    description: str,
-    location: str = "",
-    url: str = "",
-    related_to: uuid.UUID | None = None,
-    alarms: tuple[tuple[str, _dt.timedelta], ...] = (),
-) -> VEventData:
-    return VEventData(
-        uid=uid,
-        stamp=plan.stamp,
-        created=plan.created,
-        start=start,
-        end=end,
-        summary=summary,
-        description=description or None,  # made of cleaned, stripped blocks
-        location=_text(location) if location else None,
-        url=_text(url) if url else None,
-        status=status._name_,  # TENTATIVE, CONFIRMED, CANCELLED (not the slower .name)
-        sequence=sequence,
-        transparent=transparent,
-        related_to=None if related_to is None else meeting_uid(related_to),
-        alarms=alarms,
-    )
-
-
-def _blocks(*blocks: str | None) -> str:
-    return "\n\n".join(block for block in blocks if block)
-
-
 def _delegation_text(
     state: AllianceState, meeting: MeetingState, audience: Audience
 ) -> str | None:
@@ -564,7 +556,9 @@ def meeting_item(
 
     SEQUENCE adds the sequences of the meetings it is part of, so that it rises when a
     parent is cancelled or reinstated (and the session's effective status changes).
-    ``chain``: the meeting's (:func:`meeting_chain`), if the caller has it.
+    ``chain``: the meeting's (:func:`meeting_chain`), if the caller has it. Straight-line
+    code (a full render calls it for most items): plain loops, no generators, the
+    description's blocks appended as they are found.
     """
     meeting_id = meeting.meeting_id
     when = meeting.when
@@ -572,46 +566,78 @@ def meeting_item(
     assert when is not None  # noqa: S101 - a scheduled meeting has a time
     if chain is None and meeting.parent_id is not None:
         chain = meeting_chain(state, meeting)
+    parent = None
     if chain is None or len(chain.meetings) == 1:  # most: a chain of one, no look-up
-        parent = None
-        status = meeting.status
-        cancelled_by = meeting if status is MeetingStatus.CANCELLED else None
+        cancelled_by = meeting if meeting.status is _CANCELLED else None
         sequence = meeting.sequence
-    else:
+    else:  # the first cancelled of the chain tells why; SEQUENCE adds them all
         meetings = chain.meetings
-        status = chain_status(meetings)
         parent = meetings[1]
-        cancelled_by = next((m for m in meetings if m.cancelled), None)
-        sequence = sum(m.sequence for m in meetings)
-    cancelled = status is MeetingStatus.CANCELLED
+        cancelled_by = None
+        sequence = 0
+        for member in meetings:
+            sequence += member.sequence
+            if cancelled_by is None and member.status is _CANCELLED:
+                cancelled_by = member
+    # cancelled if it or a meeting it is part of is (chain_status, from the same walk)
+    status = meeting.status if cancelled_by is None else _CANCELLED
+    cancelled = cancelled_by is not None
     start, end = _span(when)
-    links = "\n".join(
-        f"{one_line(link.title) or link.kind.value}: {one_line(link.url)}"
-        for link in meeting.links
-    ) if meeting.links else ""
-    organiser = one_line(meeting.organiser) if meeting.organiser else ""
-    return _vevent(
-        uid=meeting_uid(meeting_id),
-        plan=plan,
-        summary=("Cancelled: " if cancelled else "") + clean_text(meeting.title).strip(),
-        start=start,
-        end=end,
-        status=status,
-        sequence=sequence,
-        transparent=cancelled or isinstance(when, AllDay),
-        description=_blocks(
-            _cancellation(meeting, cancelled_by),
-            _move(meeting) if plan.key[2] else None,
-            clean_text(meeting.description).strip(),
-            None if parent is None else f"Part of: {one_line(parent.title)}",
-            f"Organiser: {organiser}" if organiser else None,
-            links,
-            _delegation_text(state, meeting, audience) if meeting.nominations else None,
-        ),
-        location=meeting.location,
-        url=meeting.online_url,
-        related_to=None if parent is None else parent.meeting_id,
+    location, url = meeting.location, meeting.online_url
+    return VEventData(  # positional: a full render makes one per item
+        meeting_uid(meeting_id),
+        plan.stamp,
+        plan.created,
+        start,
+        end,
+        ("Cancelled: " if cancelled else "") + clean_text(meeting.title).strip(),
+        status._name_,  # TENTATIVE, CONFIRMED, CANCELLED (not the slower .name)
+        sequence,
+        cancelled or isinstance(when, AllDay),  # transparent
+        _meeting_description(state, meeting, audience, plan, parent, cancelled_by),
+        _text(location) if location else None,
+        _text(url) if url else None,
+        None if parent is None else meeting_uid(parent.meeting_id),
     )
+
+
+def _meeting_description(
+    state: AllianceState,
+    meeting: MeetingState,
+    audience: Audience,
+    plan: Plan,
+    parent: MeetingState | None,
+    cancelled_by: MeetingState | None,
+) -> str | None:
+    """Return the meeting's DESCRIPTION: its blocks (cleaned, stripped), blank-line apart."""
+    blocks: list[str] = []
+    cancellation = _cancellation(meeting, cancelled_by)
+    if cancellation:
+        blocks.append(cancellation)
+    if plan.key[2]:
+        moved = _move(meeting)
+        if moved:
+            blocks.append(moved)
+    if meeting.description:
+        text = clean_text(meeting.description).strip()
+        if text:
+            blocks.append(text)
+    if parent is not None:
+        blocks.append(f"Part of: {one_line(parent.title)}")
+    if meeting.organiser:
+        organiser = one_line(meeting.organiser)
+        if organiser:
+            blocks.append(f"Organiser: {organiser}")
+    if meeting.links:
+        blocks.append("\n".join([
+            f"{one_line(link.title) or link.kind.value}: {one_line(link.url)}"
+            for link in meeting.links
+        ]))
+    if meeting.nominations:
+        delegation = _delegation_text(state, meeting, audience)
+        if delegation:
+            blocks.append(delegation)
+    return "\n\n".join(blocks) or None
 
 
 def deadline_item(
@@ -646,29 +672,36 @@ def deadline_item(
     if plan.cancelled:
         summary = f"Cancelled: {summary}"
     meetings = _deadline_chain(state, deadline) if chain is None else chain.meetings
-    sequence = deadline.sequence + sum(m.sequence for m in meetings)
-    organisation = (
-        f"Organisation: {one_line(state.organisation_name(deadline.organisation_id))}"
-        if deadline.organisation_id is not None and audience.kind != "public"
-        else None
-    )
-    return _vevent(
-        uid=deadline_uid(deadline.deadline_id),
-        plan=plan,
-        summary=summary,
-        start=_dt.date(day.year, day.month, day.day),
-        end=_dt.date.fromordinal(day.toordinal() + 1),  # day_after, without pendulum
-        status=MeetingStatus.CANCELLED if plan.cancelled else MeetingStatus.CONFIRMED,
-        sequence=sequence,
-        transparent=True,
-        description=_blocks(
-            clean_text(deadline.description).strip(),
-            due_line,
-            f"Meeting: {one_line(meetings[0].title)}" if meetings else None,
-            organisation,
-        ),
-        related_to=meetings[0].meeting_id if meetings else None,
-        alarms=tuple(
+    sequence = deadline.sequence
+    for meeting in meetings:
+        sequence += meeting.sequence
+    blocks = []
+    if deadline.description:
+        text = clean_text(deadline.description).strip()
+        if text:
+            blocks.append(text)
+    blocks.append(due_line)
+    if meetings:
+        blocks.append(f"Meeting: {one_line(meetings[0].title)}")
+    if deadline.organisation_id is not None and audience.kind != "public":
+        blocks.append(
+            f"Organisation: {one_line(state.organisation_name(deadline.organisation_id))}"
+        )
+    return VEventData(  # positional: a full render makes one per item
+        deadline_uid(deadline.deadline_id),
+        plan.stamp,
+        plan.created,
+        _dt.date(day.year, day.month, day.day),
+        _dt.date.fromordinal(day.toordinal() + 1),  # day_after, without pendulum
+        summary,
+        "CANCELLED" if plan.cancelled else "CONFIRMED",
+        sequence,
+        _TRANSPARENT,
+        "\n\n".join(blocks),
+        None,
+        None,
+        meeting_uid(meetings[0].meeting_id) if meetings else None,
+        tuple(
             (f"Reminder: {summary}", -_dt.timedelta(seconds=reminder.total_seconds()))
             for reminder in deadline.reminders
         )

@@ -28,6 +28,7 @@ the bytes (a block: 5x, the whole feed at once: 5.4x), and 100 µs per item.
 from __future__ import annotations
 
 import hashlib
+import operator
 import struct
 import zlib
 from bisect import bisect_left
@@ -40,6 +41,7 @@ __all__ = [
     "Blocks",
     "Piece",
     "Pieces",
+    "combine_shifted",
     "crc32_combine",
     "ends_block",
     "etag_of",
@@ -135,6 +137,14 @@ def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
     return _multmodp(_shift_of(length2), crc1) ^ crc2
 
 
+def combine_shifted(crc1: int, crc2: int, shift2: int) -> int:
+    """:func:`crc32_combine` given the shift of the second run (``x**(8 * length2)``).
+
+    One polynomial product: the shift a :class:`Piece` or the CRC tree keeps.
+    """
+    return _multmodp(shift2, crc1) ^ crc2
+
+
 # -- pieces ------------------------------------------------------------------------------
 
 
@@ -166,6 +176,8 @@ class Piece:
 
 
 _EMPTY_NODE: Final = (0, 0, _ONE)  # (CRC, length, shift) of no bytes
+_DIGEST: Final = operator.attrgetter("digest")  # a Piece's (in C, not a generator's frame)
+_RAW: Final = operator.attrgetter("raw")
 
 
 def _join(left: tuple[int, int, int], right: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -226,15 +238,19 @@ class Pieces:
 
     __slots__ = ("_gzip", "crc", "etag", "length", "pieces")
 
-    def __init__(self, pieces: Sequence[Piece], *, crc: int | None = None) -> None:
+    def __init__(
+        self, pieces: Sequence[Piece], *, crc: int | None = None, length: int | None = None
+    ) -> None:
         self.pieces = tuple(pieces)
-        self.length = sum(len(piece.raw) for piece in self.pieces)
+        if length is None:
+            length = sum(len(piece.raw) for piece in self.pieces)
+        self.length = length
         if crc is None:
             crc = 0
             for piece in self.pieces:
                 crc = zlib.crc32(piece.raw, crc)
         self.crc = crc
-        self.etag = hashlib.sha256(b"".join(piece.digest for piece in self.pieces)).digest()
+        self.etag = hashlib.sha256(b"".join(map(_DIGEST, self.pieces))).digest()
         self._gzip: tuple[bytes, ...] | None = None
 
     @classmethod
@@ -244,8 +260,7 @@ class Pieces:
 
     def chunks(self) -> Iterator[bytes]:
         """Yield the feed's bytes, piece by piece."""
-        for piece in self.pieces:
-            yield piece.raw
+        return map(_RAW, self.pieces)
 
     def body(self) -> bytes:
         """Return the feed's bytes, joined (a copy of the whole feed: avoid when serving)."""
@@ -262,7 +277,7 @@ class Pieces:
             trailer = struct.pack("<II", self.crc, self.length & 0xFFFFFFFF)
             found = self._gzip = (
                 _GZIP_HEADER,
-                *(piece.deflated() for piece in self.pieces),
+                *map(Piece.deflated, self.pieces),
                 _FINAL_BLOCK + trailer,
             )
         return found
@@ -310,11 +325,13 @@ class Blocks:
     """The VEVENTs of a feed in order, grouped into blocks, each block's piece cached.
 
     ``add`` and ``remove`` touch one block (two when a block boundary comes or goes);
-    :meth:`pieces` builds the pieces of the blocks touched since it was last called,
-    and updates the CRC tree along their paths (or builds it again when blocks came or
-    went: one change in 32, on average). Every block but the last ends with a VEVENT
-    that :func:`ends_block`, and holds no other such VEVENT: the blocks are those
-    :func:`split_feed` cuts the feed's bytes into.
+    ``replace`` (a VEVENT changed in its place: the usual change) touches one, and no
+    boundary moves. :meth:`pieces` builds the pieces of the blocks touched since it was
+    last called, and updates the CRC tree along their paths (or builds it again when
+    blocks came or went: 1,200 blocks at 50,000 meetings, ~40 ms on a loaded machine;
+    an item taken out and put elsewhere does it one time in 32, on average). Every
+    block but the last ends with a VEVENT that :func:`ends_block`, and holds no other
+    such VEVENT: the blocks are those :func:`split_feed` cuts the feed's bytes into.
     """
 
     def __init__(self) -> None:
@@ -323,6 +340,7 @@ class Blocks:
         self._marks: list[list[bool]] = []  # per block: which VEVENTs end a block
         self._lasts: list[tuple[object, ...]] = []  # each block's last order
         self._pieces: list[Piece | None] = []  # None: touched, to build
+        self._touched: set[int] = set()  # the blocks whose piece is None, if no block came or went
         self._tree: _CrcTree | None = None  # None: to build (blocks came or went)
         self.count = 0
 
@@ -336,8 +354,9 @@ class Blocks:
         orders: list[tuple[object, ...]] = []
         bodies: list[bytes] = []
         marks: list[bool] = []
+        crc32 = zlib.crc32
         for order, uid, body in items:
-            mark = ends_block(uid)
+            mark = not crc32(uid.encode()) & _BLOCK_MASK  # ends_block(uid), inlined
             orders.append(order)
             bodies.append(body)
             marks.append(mark)
@@ -376,7 +395,7 @@ class Blocks:
         orders.insert(at, order)
         bodies.insert(at, body)
         marks.insert(at, mark)
-        self._pieces[block] = None
+        self._touch(block)
         if at == len(orders) - 1:
             lasts[block] = order
         elif mark:  # a new boundary inside the block: split after it
@@ -393,7 +412,7 @@ class Blocks:
         assert orders[at] == order  # noqa: S101 - the caller's view is consistent
         del orders[at], bodies[at], marks[at]
         self.count -= 1
-        self._pieces[block] = None
+        self._touch(block)
         if at < len(orders):
             return
         if block + 1 < len(lasts):  # a block's boundary went: join the next block to it
@@ -410,20 +429,46 @@ class Blocks:
         else:
             lasts[block] = orders[-1]
 
+    def replace(self, order: tuple[object, ...], body: bytes) -> None:
+        """Put ``body`` in the place of the VEVENT of this sort key (which must be in).
+
+        The same key, so the same UID: the block keeps its bounds, and only its piece
+        (and its path in the CRC tree) is built again.
+        """
+        block = bisect_left(self._lasts, order)
+        orders = self._orders[block]
+        at = bisect_left(orders, order)
+        assert orders[at] == order  # noqa: S101 - the caller's view is consistent
+        self._bodies[block][at] = body
+        self._touch(block)
+
+    def _touch(self, block: int) -> None:
+        self._pieces[block] = None
+        if self._tree is not None:
+            self._touched.add(block)
+
     def pieces(self) -> tuple[list[Piece], tuple[int, int, int]]:
-        """Return the blocks' pieces and their (CRC, length, shift), building what changed."""
+        """Return the blocks' pieces and their (CRC, length, shift), building what changed.
+
+        While no block came or went, only the blocks touched are looked at (a feed of
+        50,000 meetings has 1,200 blocks: a loop over them all cost 0.5 ms a render).
+        """
         pieces = self._pieces
         tree = self._tree
+        if tree is not None:
+            for block in self._touched:
+                fresh = pieces[block] = Piece(b"".join(self._bodies[block]))
+                tree.set(block, fresh)
+            self._touched.clear()
+            return pieces.copy(), tree.total()  # type: ignore[return-value] # none is None
         built: list[Piece] = []
         for block, kept in enumerate(pieces):
             piece = kept
             if piece is None:
                 piece = pieces[block] = Piece(b"".join(self._bodies[block]))
-                if tree is not None:
-                    tree.set(block, piece)
             built.append(piece)
-        if tree is None:
-            tree = self._tree = _CrcTree(built)
+        self._touched.clear()
+        tree = self._tree = _CrcTree(built)
         return built, tree.total()
 
     def bodies(self) -> Iterator[bytes]:

@@ -29,7 +29,8 @@ def clean_text(text: str) -> str:
     """
     if text.isprintable():  # no control character, no line break (the usual case)
         return text
-    return _NEWLINES.sub("\n", _CONTROLS.sub("", text))
+    text = _CONTROLS.sub("", text)
+    return _NEWLINES.sub("\n", text) if "\r" in text else text  # most: LF or none
 
 
 def one_line(text: str) -> str:

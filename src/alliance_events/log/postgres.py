@@ -1121,6 +1121,9 @@ class PostgresLog:
         hole a writer may still fill, the page ends before it.
         """
         rows, snapshot = self._page(cursor, size)
+        if not rows or rows[-1][0] == cursor + len(rows):
+            # No hole (positions increase, so the last one tells): the page as it is.
+            return rows, len(rows) >= size
         settled: list[Any] = []
         for row in rows:
             position = row[0]

@@ -307,6 +307,85 @@ class TestThroughTheLog:
         assert (approved.approved_by, approved.corrections) == ("Ana", 0)  # type: ignore[attr-defined]
 
 
+# -- the log's row decoder: a page of rows at once ----------------------------------------
+
+
+@st.composite
+def stored_rows(draw: st.DrawFn, registry_name: str) -> list[tuple[Any, ...]]:
+    """Rows as a log stores them: events of any of the registry's types (sealed ones
+    too), data the encoder would not write, a type the registry does not know, metadata
+    or none, runs of equal ``recorded_at``; event ids as 16 bytes (one of another length)."""
+    registry = REGISTRIES[registry_name]
+    names = sorted(registry.types)
+    rows = []
+    for position in range(1, draw(st.integers(0, 8)) + 1):
+        type_name = draw(st.sampled_from([*names, "other.Thing"]))
+        event_id = draw(st.uuids())
+        if type_name == "other.Thing":
+            schema, data = 3, '{"any": "thing"}'
+        else:
+            cls = registry.class_for(type_name)
+            schema = cls.__event_schema__
+            if draw(st.integers(0, 4)) == 0 and not (cls.__personal__ or cls.__forgets__):
+                data = draw(mangled(registry_name, type_name))
+            else:
+                event = attrs.evolve(draw(gen.instances_of(cls)), event_id=event_id)
+                data = COMPILED[registry_name].encode(event).data
+        raw_id = event_id.bytes if draw(st.integers(0, 9)) else event_id.bytes[1:]
+        metadata = draw(st.none() | st.just('{"actor": "a"}') | st.just("[1"))
+        micros = draw(st.sampled_from([0, 1, 1_700_000_000_123_456]) | st.integers(0, 2**50))
+        rows.append((position, "s", position, raw_id, type_name, schema, data, metadata,
+                     micros, None))
+    return rows
+
+
+@attrs.frozen
+class _Raised:
+    message: str
+    cause: type
+
+
+def _read_each(decode: Callable[[], Any]) -> Any:
+    try:
+        return decode()
+    except UndecodableRecordError as error:
+        return _Raised(str(error), type(error.__cause__))
+
+
+class TestRowDecoderPages:
+    @pytest.mark.parametrize("registry_name", ["library", "tests"])
+    @given(data=st.data())
+    def test_records_give_what_each_row_gives(self, registry_name: str,
+                                              data: st.DataObject) -> None:
+        """RecordDecoder.records over a page gives, record for record, what a call per
+        row gives (ids from uuid_from_bytes), and raises the same error at the same row."""
+        rows = data.draw(stored_rows(registry_name))
+        codecs = [Codec(REGISTRIES[registry_name]) for _ in range(2)]
+        for codec in codecs:
+            codec.keys = KEYS
+        one_by_one, paged = (RecordDecoder(codec) for codec in codecs)
+        expected: list[Any] = []
+        for row in rows:
+            expected.append(_read_each(lambda row=row: one_by_one(  # type: ignore[misc]
+                *row[:3], uuid_from_bytes(row[3]), *row[4:9])))
+            if isinstance(expected[-1], _Raised):
+                break
+        got: list[Any] = []
+        records = paged.records(rows)
+        while len(got) < len(expected):
+            got.append(_read_each(lambda: next(records)))
+        assert len(got) == len(expected)
+        for index, (left, right) in enumerate(zip(got, expected, strict=True)):
+            if isinstance(right, _Raised):
+                assert left == right
+            else:
+                for field in right._fields:
+                    assert_same(getattr(left, field), getattr(right, field),
+                                f"row {index}: {field}")
+        if not expected or not isinstance(expected[-1], _Raised):
+            assert next(records, None) is None
+
+
 # -- classes left to the converter -------------------------------------------------------
 
 

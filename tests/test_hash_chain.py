@@ -24,7 +24,14 @@ from alliance_events.errors import CorruptLogError, CorruptRecordError, LogError
 from alliance_events.log import VerifyReport, verify
 from alliance_events.log import postgres as postgres_log
 from alliance_events.log import sqlite as sqlite_log
-from alliance_events.log.chain import GENESIS, chain_batch, chain_link, checksum, record_tail
+from alliance_events.log.chain import (
+    GENESIS,
+    ChainChecker,
+    chain_batch,
+    chain_link,
+    checksum,
+    record_tail,
+)
 
 from .helpers import postgres_dsn
 from .sample_events import TEST_REGISTRY, Noted
@@ -113,6 +120,99 @@ class TestTheChecksum:
         assert checksum(GENESIS, 1, "ab", 1, event_id, "c", 1, "{}", None, 0) != checksum(
             GENESIS, 1, "a", 1, event_id, "bc", 1, "{}", None, 0
         )
+
+
+@st.composite
+def read_pages(draw: st.DrawFn) -> tuple[list[tuple[Any, ...]], list[list[tuple[Any, ...]]]]:
+    """A few streams' records, interleaved and chained, perhaps one of them changed,
+    dropped or swapped with the next; then a read of them from some position, in pages."""
+    rows: list[tuple[Any, ...]] = []
+    versions: dict[str, int] = {}
+    tips: dict[str, bytes] = {}
+    streams = draw(st.integers(1, 3))
+    for position in range(1, draw(st.integers(1, 12)) + 1):
+        stream = f"s{draw(st.integers(0, streams - 1))}"
+        version = versions[stream] = versions.get(stream, 0) + 1
+        data, metadata = draw(_TEXT), draw(st.none() | _TEXT)
+        event_id = uuid.UUID(int=position).bytes
+        tips[stream] = checksum(tips.get(stream, GENESIS), position, stream, version, event_id,
+                                "t.Ty", 1, data, metadata, 7)
+        rows.append((position, stream, version, event_id, "t.Ty", 1, data, metadata, 7,
+                     tips[stream]))
+    at = draw(st.integers(0, len(rows) - 1))
+    change = draw(st.sampled_from(["none", "data", "checksum", "no checksum", "drop", "swap"]))
+    row = list(rows[at])
+    if change == "data":
+        row[6] += "x"
+    elif change == "checksum":
+        row[9] = bytes(32)
+    elif change == "no checksum":
+        row[9] = None
+    if change == "drop":
+        del rows[at]
+    elif change == "swap" and at + 1 < len(rows):
+        rows[at], rows[at + 1] = rows[at + 1], rows[at]
+    else:
+        rows[at] = tuple(row)
+    read = rows[draw(st.integers(0, len(rows))):]
+    cuts = sorted(draw(st.lists(st.integers(0, len(read)), max_size=3)))
+    pages = [read[a:b] for a, b in zip([0, *cuts], [*cuts, len(read)], strict=True)]
+    return rows, pages
+
+
+def _check_row_by_row(tips: dict[str, tuple[int, bytes]], rows: list[tuple[Any, ...]]) -> None:
+    """The reference: each row against the tip of its stream, one by one."""
+    for (position, stream, version, event_id, type_name, schema, data, metadata,
+         recorded_at, stored) in rows:
+        if version == 1:
+            previous = GENESIS
+        else:
+            tip = tips.get(stream)
+            if tip is None or tip[0] != version - 1:
+                raise CorruptRecordError(
+                    position, f"the previous record of stream {stream!r} (version "
+                    f"{version - 1}) is missing"
+                )
+            previous = tip[1]
+        expected = checksum(previous, position, stream, version, event_id, type_name, schema,
+                            data, metadata, recorded_at)
+        if stored is None or expected != stored:
+            raise CorruptRecordError(
+                position, "it has no checksum" if stored is None else "its checksum "
+                "does not match its stored bytes and its stream's previous record"
+            )
+        tips[stream] = (version, stored)
+
+
+class TestTheReadersCheck:
+    @given(read_pages())
+    def test_a_page_is_checked_as_row_by_row(
+        self, read: tuple[list[tuple[Any, ...]], list[list[tuple[Any, ...]]]]
+    ) -> None:
+        """ChainChecker's page check (runs of a stream chained in locals) finds what a
+        check of each row against its stream's tip finds: the same first bad position
+        and message, or nothing; and it leaves the same tips for the next page."""
+        stored, pages = read
+
+        def lookup(wanted: Any) -> dict[tuple[str, int], bytes | None]:
+            return {(r[1], r[2]): r[9] for r in stored if (r[1], r[2]) in set(wanted)}
+
+        checker, reference = ChainChecker(lookup), ChainChecker(lookup)
+        for page in pages:
+            checker.prefetch(page)
+            reference.prefetch(page)
+            outcomes = []
+            for check in (checker.check_page,
+                          lambda rows: _check_row_by_row(reference._tips, rows)):
+                try:
+                    check(page)
+                    outcomes.append(None)
+                except CorruptRecordError as error:
+                    outcomes.append((error.position, str(error)))
+            assert outcomes[0] == outcomes[1]
+            if outcomes[0] is not None:
+                return
+            assert checker._tips == reference._tips
 
 
 class TestEveryBackend:

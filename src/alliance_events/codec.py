@@ -428,7 +428,28 @@ as a float, msgspec as the integer; one parser, so that both ways read the same.
 _PLACEHOLDER_ID: Final = '{"event_id":"00000000-0000-0000-0000-000000000000",'
 
 
+_DATETIME: Final = pendulum.DateTime
+_DATE: Final = pendulum.Date
+_DATETIME_STATE: Final = _dt.datetime.__reduce__
+
+
 def _dec_hook(cls: Any, value: Any) -> Any:
+    # msgspec calls this for every date-time and date of an event (two or three an
+    # event, typically): _decode_datetime's short way and _decode_date's memo are written
+    # out here (as_datetime too), one Python call instead of three. Measured on the
+    # benchmark's stored date-times: 0.57 us instead of 0.67.
+    if cls is _DATETIME:
+        known = _SUFFIXES.get(value[19:])
+        if known is not None:
+            parsed = _PLAIN_DATETIME(value[:19])
+            zone, offset = known
+            if parsed.tzinfo is None and (offset is None or zone.utcoffset(parsed) == offset):
+                return _DATETIME(_DATETIME_STATE(parsed)[1][0], zone)  # type: ignore[call-arg, arg-type]
+        return _parse_datetime(value)
+    if cls is _DATE:
+        known_date = _dates.get(value)
+        if known_date is not None:
+            return known_date
     return _HOOKS[cls](value)
 
 

@@ -246,11 +246,11 @@ class ChainChecker:
                 if stored is not None:
                     tips[stream] = (version, stored)
 
-    def check_page(self, rows: Sequence[Sequence[Any]], *, uuid_objects: bool = False) -> None:
+    def check_page(self, rows: Sequence[Sequence[Any]]) -> None:
         """Check a page of records, in position order (after :meth:`prefetch` of it).
 
-        Each row holds the stored columns in the order of :class:`StoredRow`; with
-        ``uuid_objects``, the event id is a :class:`uuid.UUID` rather than its 16 bytes.
+        Each row holds the stored columns in the order of :class:`StoredRow` (the event
+        id as its 16 bytes).
         One tight loop rather than a call per record: this runs on every read.
 
         Raises:
@@ -262,36 +262,51 @@ class ChainChecker:
         get = tips.get
         sha256 = _sha256
         pack = _pack
-        genesis = GENESIS
+        # The stream of the previous row, its version and checksum: a read of a log
+        # appended in batches meets runs of one stream, chained here without the dict.
+        run_stream: str | None = None
+        run_version = 0
+        previous = GENESIS
         for (position, stream, version, event_id, type_name, schema, data, metadata,
              recorded_at, stored) in rows:
-            if version == 1:
-                previous = genesis
-            else:
-                tip = get(stream)
-                if tip is None or tip[0] != version - 1:
-                    raise CorruptRecordError(
-                        position, f"the previous record of stream {stream!r} (version "
-                        f"{version - 1}) is missing"
-                    )
-                previous = tip[1]
-            if uuid_objects:
-                event_id = event_id.bytes  # noqa: PLW2901 - the same column, as bytes
-            digest = sha256(previous)
+            if stream != run_stream or version != run_version + 1:
+                if run_stream is not None:
+                    tips[run_stream] = (run_version, previous)
+                run_stream = stream
+                if version == 1:
+                    previous = GENESIS
+                else:
+                    tip = get(stream)
+                    if tip is None or tip[0] != version - 1:
+                        raise CorruptRecordError(
+                            position, f"the previous record of stream {stream!r} (version "
+                            f"{version - 1}) is missing"
+                        )
+                    previous = tip[1]
+            # One sha256 call over the joined bytes: the hash's setup costs as much as
+            # hashing the record (OpenSSL 3), so no update() calls on top.
             if metadata is None:
-                digest.update(pack(position, version, schema, recorded_at, event_id,
-                                   len(stream), len(type_name), len(data), -1))
-                digest.update((stream + type_name + data).encode())
+                digest = sha256(
+                    previous
+                    + pack(position, version, schema, recorded_at, event_id, len(stream),
+                           len(type_name), len(data), -1)
+                    + (stream + type_name + data).encode()
+                ).digest()
             else:
-                digest.update(pack(position, version, schema, recorded_at, event_id,
-                                   len(stream), len(type_name), len(data), len(metadata)))
-                digest.update((stream + type_name + data + metadata).encode())
-            if stored is None or digest.digest() != stored:
+                digest = sha256(
+                    previous
+                    + pack(position, version, schema, recorded_at, event_id, len(stream),
+                           len(type_name), len(data), len(metadata))
+                    + (stream + type_name + data + metadata).encode()
+                ).digest()
+            if stored is None or digest != stored:
                 raise CorruptRecordError(
                     position, "it has no checksum" if stored is None else "its checksum "
                     "does not match its stored bytes and its stream's previous record"
                 )
-            tips[stream] = (version, stored)
+            run_version, previous = version, stored
+        if run_stream is not None:
+            tips[run_stream] = (run_version, previous)
 
 
 class VerifyReport(NamedTuple):

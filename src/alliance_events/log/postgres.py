@@ -307,9 +307,13 @@ ALTER TABLE {schema}.events ENABLE TRIGGER events_append_only;
 ALTER TABLE {schema}.events ALTER COLUMN checksum SET NOT NULL;
 """
 
+# Read with binary results (psycopg's binary loaders: no text to parse for the numbers
+# and the checksum) and the event id as its 16 bytes (what the checksum covers; the
+# UUID is built from them in C): 0.3 us less per record than text results and psycopg's
+# UUID, which the check then turned back into bytes.
 _COLUMNS: Final = (
-    "position, stream, version, event_id, type, schema, data::text, metadata::text, "
-    "(extract(epoch FROM recorded_at) * 1000000)::bigint, checksum"
+    "position, stream, version, uuid_send(event_id), type, schema, data::text, "
+    "metadata::text, (extract(epoch FROM recorded_at) * 1000000)::bigint, checksum"
 )
 
 # The forms of an append: one statement each, rendered to bytes once per log. The first
@@ -1032,10 +1036,11 @@ class PostgresLog:
     def _stored_ids(self, batch: PreparedBatch) -> list[Recorded]:
         rows = self._retrying(
             f"append to stream {batch.stream!r}",
-            lambda db: db.execute(self._sql_by_ids, (list(batch.event_ids),)).fetchall(),
+            lambda db: db.execute(self._sql_by_ids, (list(batch.event_ids),),
+                                  binary=True).fetchall(),
             writing=True,
         )
-        return [self._decoder(*row) for row in rows]
+        return list(self._decoder.records(rows))
 
     def _explain_refusal(self, batch: PreparedBatch) -> list[Recorded]:
         """Explain an append that wrote nothing: a retry, a reuse of ids, or a conflict."""
@@ -1064,20 +1069,20 @@ class PostgresLog:
         """
         check_stream(stream)
         cursor = max(after_version, 0)
-        decode = self._decoder
+        records = self._decoder.records
         checker = self._checker()
         while True:
             rows = self._fetchall(
-                "read the log", self._sql_read_stream, (stream, cursor, self._page_size)
+                "read the log", self._sql_read_stream, (stream, cursor, self._page_size),
+                binary=True,
             )
             if checker is not None:
                 checker.prefetch(rows)
-                checker.check_page(rows, uuid_objects=True)
+                checker.check_page(rows)
             if rows:
                 last = rows[-1]
                 self._remember(stream, last[2], last[9])  # the next append chains to it
-            for row in rows:
-                yield decode(*row)
+            yield from records(rows)
             if len(rows) < self._page_size:
                 return
             cursor = rows[-1][2]
@@ -1092,7 +1097,7 @@ class PostgresLog:
         """
         cursor = max(after, 0)
         remaining = limit
-        decode = self._decoder
+        records = self._decoder.records
         checker = self._checker()
         while remaining is None or remaining > 0:
             size = self._page_size if remaining is None else min(remaining, self._page_size)
@@ -1101,9 +1106,8 @@ class PostgresLog:
                 # Checked in the order they are returned: a hole's rows before the rows
                 # after it (a stream's previous record may be among them).
                 checker.prefetch(settled)
-                checker.check_page(settled, uuid_objects=True)
-            for row in settled:
-                yield decode(*row)
+                checker.check_page(settled)
+            yield from records(settled)
             if not more or not settled:
                 return
             cursor = settled[-1][0]
@@ -1117,6 +1121,9 @@ class PostgresLog:
         hole a writer may still fill, the page ends before it.
         """
         rows, snapshot = self._page(cursor, size)
+        if not rows or rows[-1][0] == cursor + len(rows):
+            # No hole (positions increase, so the last one tells): the page as it is.
+            return rows, len(rows) >= size
         settled: list[Any] = []
         for row in rows:
             position = row[0]
@@ -1141,7 +1148,7 @@ class PostgresLog:
             with db.transaction():
                 db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 snapshot = db.execute("SELECT pg_current_snapshot()::text").fetchone()
-                rows = db.execute(self._sql_read_all, (after, size)).fetchall()
+                rows = db.execute(self._sql_read_all, (after, size), binary=True).fetchall()
             assert snapshot is not None  # noqa: S101 - a SELECT of one value returns one row
             return rows, str(snapshot[0])
 
@@ -1152,7 +1159,7 @@ class PostgresLog:
         def fill(db: psycopg.Connection[Any]) -> list[Any] | None:
             if self._writers_running(db, snapshot):
                 return None
-            return db.execute(self._sql_read_range, (before, after)).fetchall()
+            return db.execute(self._sql_read_range, (before, after), binary=True).fetchall()
 
         return self._retrying("read the log", fill)
 
@@ -1236,12 +1243,12 @@ class PostgresLog:
         cursor = 0
         while True:
             rows = self._fetchall(
-                "verify the log", self._sql_read_all, (cursor, self._page_size)
+                "verify the log", self._sql_read_all, (cursor, self._page_size), binary=True
             )
             for row in rows:
                 (position, stream, version, event_id, type_name, schema, data, metadata,
                  micros, stored) = row
-                yield StoredRow(position, stream, version, event_id.bytes, type_name, schema,
+                yield StoredRow(position, stream, version, event_id, type_name, schema,
                                 data, metadata, micros, stored)
             if len(rows) < self._page_size:
                 return
@@ -1306,9 +1313,11 @@ class PostgresLog:
         self._db = self.connect()
         return self._db
 
-    def _fetchall(self, doing: str, query: sql.Composed, params: Sequence[Any]
-                  ) -> list[Any]:
-        return self._retrying(doing, lambda db: db.execute(query, params).fetchall())
+    def _fetchall(self, doing: str, query: sql.Composed, params: Sequence[Any], *,
+                  binary: bool = False) -> list[Any]:
+        return self._retrying(
+            doing, lambda db: db.execute(query, params, binary=binary).fetchall()
+        )
 
     def _retrying(
         self, doing: str, operation: Callable[[psycopg.Connection[Any]], _T], *,

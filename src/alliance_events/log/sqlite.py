@@ -696,8 +696,7 @@ class SQLiteLog:
             if checker is not None:
                 checker.prefetch(rows)
                 checker.check_page(rows)
-            for row in rows:
-                yield self._decode(row)
+            yield from self._decoder.records(rows)
             if len(rows) < self._page_size:
                 return
             cursor = rows[-1][2]
@@ -712,7 +711,7 @@ class SQLiteLog:
         """
         cursor = max(after, 0)
         remaining = limit
-        decode = self._decode
+        records = self._decoder.records
         checker = self._checker()
         while remaining is None or remaining > 0:
             size = self._page_size if remaining is None else min(remaining, self._page_size)
@@ -720,8 +719,7 @@ class SQLiteLog:
             if checker is not None:
                 checker.prefetch(rows)
                 checker.check_page(rows)
-            for row in rows:
-                yield decode(row)
+            yield from records(rows)
             if len(rows) < size:
                 return
             cursor = rows[-1][0]

@@ -27,6 +27,7 @@ import pytest
 from alliance_events import EventLog, Recorded, new_id, open_log
 
 from ._log_workers import event_id
+from .helpers import postgres_dsn
 from .sample_events import TEST_REGISTRY, Noted
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -353,6 +354,51 @@ class GrowthCheck:
         return batches
 
 
+def _kill_a_writer(
+    backend: str, url: str, round_number: int, seed: int, rng: random.Random, tmp_path: Path
+) -> list[str]:
+    """Start a writer, SIGKILL it at a random moment; return the lines it printed."""
+    # On PostgreSQL the writer's connection is named, so that this can wait for the server
+    # to end its session: a COMMIT the server received before the kill may still land
+    # after it (stored, not acknowledged), and must land before the check reads the log,
+    # or the log grows while it is read.
+    name = f"crash-{uuid.uuid4().hex[:12]}"
+    child = Child(
+        ["crash", url if backend == "sqlite" else f"{url}&application_name={name}",
+         str(round_number), str(seed)],
+        tmp_path / f"crash-{round_number}.stderr",
+    )
+    try:
+        child.expect_line("ready", READY_TIMEOUT)
+        time.sleep(rng.uniform(*CRASH_DELAY))
+        if child.process.poll() is not None:
+            child.finish(EXIT_TIMEOUT)
+            pytest.fail(f"round {round_number}: the writer ended before the kill: "
+                        f"{child.describe()}")
+        child.kill()
+        lines = child.finish(EXIT_TIMEOUT)
+    finally:
+        child.close()
+    assert child.process.returncode == -signal.SIGKILL, child.describe()
+    if backend == "postgres":
+        _wait_session_gone(name)
+    return lines
+
+
+def _wait_session_gone(application_name: str, timeout: float = 30.0) -> None:
+    """Wait until the PostgreSQL server has no session of that name any more."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(postgres_dsn(), autocommit=True) as connection:
+        while connection.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            (application_name,),
+        ).fetchone() != (0,):
+            assert time.monotonic() < deadline, f"the session {application_name} lives on"
+            time.sleep(0.02)
+
+
 def _wait_visible(log: EventLog, position: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while log.head() < position:
@@ -380,23 +426,7 @@ def test_writer_killed_mid_append_leaves_only_whole_batches(
     ack_counts = []
     started = time.monotonic()
     for round_number in range(1, rounds + 1):
-        child = Child(
-            ["crash", url, str(round_number), str(seed + round_number)],
-            tmp_path / f"crash-{round_number}.stderr",
-        )
-        try:
-            child.expect_line("ready", READY_TIMEOUT)
-            time.sleep(rng.uniform(*CRASH_DELAY))
-            if child.process.poll() is not None:
-                child.finish(EXIT_TIMEOUT)
-                pytest.fail(
-                    f"round {round_number}: the writer ended before the kill: {child.describe()}"
-                )
-            child.kill()
-            lines = child.finish(EXIT_TIMEOUT)
-        finally:
-            child.close()
-        assert child.process.returncode == -signal.SIGKILL, child.describe()
+        lines = _kill_a_writer(backend, url, round_number, seed + round_number, rng, tmp_path)
         # A line cut off by the kill has no newline: that batch was not acknowledged.
         acked_now = {line[:-1] for line in lines if line.endswith("\n")}
         ack_counts.append(len(acked_now))

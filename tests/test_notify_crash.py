@@ -39,6 +39,19 @@ def _worker(db: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
+def _stop_gracefully(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, once the worker says it started (it may not have yet: the messages can all
+    have come from the one before): it stops between passes, with status 0."""
+    assert worker.stderr is not None
+    said = b""
+    while b"outbox started" not in said:
+        line = worker.stderr.readline()
+        assert line, f"the worker ended before it started: {said.decode()}"
+        said += line
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+
+
 def test_sigkill_at_random_moments_loses_nothing_and_sends_no_two_different_messages(
     tmp_path: Path,
 ) -> None:
@@ -83,8 +96,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_sends_no_two_different_mess
             assert time.monotonic() < give_up, "not every message came"
             assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
             time.sleep(0.2)
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=30) == 0
+        _stop_gracefully(worker)
         received = server.messages()
 
     copies: dict[str, list[bytes]] = defaultdict(list)

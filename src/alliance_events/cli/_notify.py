@@ -114,6 +114,9 @@ def notify_run(
                        err=True)
             raise SystemExit(3) from None
         with worker:
+            # SIGTERM stops the worker between passes from here on: before the line that
+            # says it started, so that a service manager that waits for it stops it cleanly.
+            previous = signal.signal(signal.SIGTERM, lambda *_: worker.stop())
             begun = worker.started
             click.echo(f"outbox started at position {begun.from_position} "
                        f"({moment(begun.from_time.in_timezone(DEFAULT_ZONE))}); sending by "
@@ -124,11 +127,10 @@ def notify_run(
                     click.echo(f"sent {done.sent}, decided {done.queued}, skipped "
                                f"{done.skipped}, failed attempts {done.failed}", err=True)
 
-            if once:
-                report(worker.run_once())
-                return
-            previous = signal.signal(signal.SIGTERM, lambda *_: worker.stop())
             try:
+                if once:
+                    report(worker.run_once())
+                    return
                 with contextlib.suppress(KeyboardInterrupt):
                     worker.run(on_pass=report)
             finally:

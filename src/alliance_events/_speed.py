@@ -162,7 +162,7 @@ def slot_setters(cls: type, names: list[str]) -> dict[str, Callable[[Any, Any], 
     for name in names:
         descriptor = inspect.getattr_static(cls, name, None)
         if type(descriptor) is types.MemberDescriptorType:
-            setters[name] = descriptor.__set__  # type: ignore[attr-defined]
+            setters[name] = descriptor.__set__
     return setters
 
 

@@ -35,7 +35,7 @@ from alliance_events.domain.deadlines import Deadline
 from alliance_events.domain.directory import Body, Organisation, Person, bodies, organisations
 from alliance_events.domain.directory import persons as ps
 from alliance_events.domain.meetings import MeetingState
-from alliance_events.domain.meetings.state import nomination_index_of
+from alliance_events.domain.meetings.state import unbuilt_nomination_index
 from alliance_events.domain.streams import parse_stream
 from alliance_events.errors import RuleViolation
 from alliance_events.events import Event
@@ -276,7 +276,7 @@ class AllianceProjection:
 def _state_codec() -> StateCodec[AllianceState]:
     """Return the snapshot codec of the state (its code generated once, on first use)."""
     return StateCodec(
-        AllianceState, derived={(MeetingState, "nomination_index"): nomination_index_of}
+        AllianceState, derived={(MeetingState, "nomination_index"): unbuilt_nomination_index}
     )
 
 

@@ -66,6 +66,7 @@ __all__ = [
     "SpeakingRequest",
     "evolve",
     "nomination_index_of",
+    "unbuilt_nomination_index",
 ]
 
 
@@ -178,11 +179,15 @@ class MeetingState:
 
     def nomination_place(self, nomination_id: uuid.UUID) -> int | None:
         """Return where the nomination with that id stands in ``nominations``, if there."""
-        place = self.nomination_index.get(nomination_id)
-        if place is None:
-            return None  # every nomination of this state is in its index
+        index = self.nomination_index
+        place = index.get(nomination_id)
         nominations = self.nominations
-        if place < len(nominations) and nominations[place].nomination_id == nomination_id:
+        if place is None:
+            if len(index) >= len(nominations):
+                return None  # every nomination of this state is in its index
+            # An index not built yet (a state loaded from a snapshot: see
+            # ``unbuilt_nomination_index``), or an id nominated twice: look.
+        elif place < len(nominations) and nominations[place].nomination_id == nomination_id:
             return place
         # A later state's nomination (the index is shared), or another at that place.
         for place in range(len(nominations) - 1, -1, -1):  # an id twice: the later one
@@ -421,6 +426,8 @@ def _nominated(state: MeetingState, event: DelegateNominated) -> MeetingState:
     )
     place = len(state.nominations)
     index = state.nomination_index
+    if len(index) < place:  # not built yet (see unbuilt_nomination_index): built once
+        index = nomination_index_of(state)
     if type(index) is dict and index.get(event.nomination_id, place) == place:
         # The index only grows, and a state never looks past its own nominations
         # (``MeetingState.nomination`` checks the id it finds): the new entry is invisible
@@ -437,11 +444,26 @@ def nomination_index_of(state: MeetingState) -> dict[uuid.UUID, int]:
     return {n.nomination_id: place for place, n in enumerate(state.nominations)}
 
 
+def unbuilt_nomination_index(_: MeetingState) -> dict[uuid.UUID, int]:
+    """Return a ``nomination_index`` for ``state`` to build when first needed: empty.
+
+    For a state loaded from a snapshot: building every meeting's index on load hashed
+    half a million UUIDs (in Python: ``UUID.__hash__``) on the projection benchmark's
+    1,000,000-event log, a quarter of the load, for the few meetings a later event
+    touches. An index with fewer entries than the state's nominations is not built:
+    ``MeetingState.nomination_place`` then looks through the nominations, and the
+    first ``evolve`` that changes them builds it.
+    """
+    return {}
+
+
 def _nomination(state: MeetingState, nomination_id: uuid.UUID, **changes: Any) -> MeetingState:
+    nominations = state.nominations
+    if len(state.nomination_index) < len(nominations):  # not built yet: built once
+        state = replace(state, nomination_index=nomination_index_of(state))
     index = state.nomination_place(nomination_id)
     if index is None:
         return state
-    nominations = state.nominations
     changed = replace(nominations[index], **changes)
     return replace(
         state, nominations=(*nominations[:index], changed, *nominations[index + 1 :])

@@ -423,3 +423,56 @@ class TestDurableStores(TestStores):
         assert found is not None
         return found
 
+
+
+# -- what a load shares and what it leaves to build ------------------------------------------
+
+
+def _two_meetings_attended(alliance: Alliance, clock: FixedClock) -> list[uuid.UUID]:
+    organisation = alliance.register_organisation(name="CGR")
+    person = alliance.register_person(name="Delegate", organisation=organisation)
+    meetings = []
+    for index in range(2):
+        clock.advance(hours=1)
+        meeting = alliance.schedule_meeting(title=f"Meeting {index}",
+                                            start=f"2023-02-1{index} 15:00", end="16:00")
+        alliance.record_attendance(meeting, attendees=[person])
+        meetings.append(meeting)
+    return meetings
+
+
+def test_equal_attendees_are_one_object_after_a_fold_and_after_a_load() -> None:
+    """The same person attending two meetings for the same organisation: one Attendee."""
+    clock = FixedClock(START)
+    with Alliance.open("memory:", clock=clock, ids=SequentialIds()) as alliance:
+        first, second = _two_meetings_attended(alliance, clock)
+        state = alliance.state
+    projection = AllianceProjection()
+    for each in (state, projection.decode(projection.encode(state))):
+        [one], [other] = each.meetings[first].attendance, each.meetings[second].attendance
+        assert one is other
+
+
+def test_a_loaded_meeting_builds_its_nomination_index_when_first_needed() -> None:
+    """Loaded, a meeting's index is empty and its nominations are found all the same;
+    the first change of one builds it (and every state after finds its own)."""
+    clock = FixedClock(START)
+    with Alliance.open("memory:", clock=clock, ids=SequentialIds()) as alliance:
+        _story(alliance, clock)
+        state = alliance.state
+    projection = AllianceProjection()
+    loaded = projection.decode(projection.encode(state))
+    for key, meeting in loaded.meetings.items():
+        assert not meeting.nomination_index
+        for nomination in state.meetings[key].nominations:
+            assert meeting.nomination(nomination.nomination_id) == nomination
+        assert meeting.nomination(uuid.UUID(int=0)) is None
+        if meeting.nominations:
+            first = meeting.nominations[0].nomination_id
+            changed = mt.evolve(meeting, mt.NominationWithdrawn(
+                event_id=uuid.UUID(int=1), meeting_id=key, nomination_id=first, reason=""))
+            assert changed is not None
+            assert len(changed.nomination_index) == len(changed.nominations)
+            found = changed.nomination(first)
+            assert found is not None
+            assert found.status is NominationStatus.WITHDRAWN

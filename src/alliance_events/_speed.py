@@ -282,6 +282,10 @@ class Interned(Generic[H]):
         self._kept = kept
         self._values: dict[H, H] = {}
 
+    def get(self, value: H) -> H | None:
+        """Return the object kept for a value equal to ``value``, if one is."""
+        return self._values.get(value)
+
     def __call__(self, value: H) -> H:
         """Return the object kept for ``value`` (``value`` itself the first time)."""
         values = self._values

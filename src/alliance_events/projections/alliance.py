@@ -276,7 +276,9 @@ class AllianceProjection:
 def _state_codec() -> StateCodec[AllianceState]:
     """Return the snapshot codec of the state (its code generated once, on first use)."""
     return StateCodec(
-        AllianceState, derived={(MeetingState, "nomination_index"): unbuilt_nomination_index}
+        AllianceState,
+        derived={(MeetingState, "nomination_index"): unbuilt_nomination_index},
+        shared=(mt.Attendee,),
     )
 
 

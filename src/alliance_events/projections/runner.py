@@ -36,6 +36,7 @@ import gc
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from types import MappingProxyType
 from typing import Final, Generic, NamedTuple, Protocol, TypeVar
 
@@ -113,7 +114,7 @@ def fold(
     if limit == 0:
         return state, last
     apply = projection.apply
-    with without_cyclic_gc():
+    with without_cyclic_gc(), _building(projection, state):
         for record in log.read_all(after=last, limit=limit):
             if time is not None and record.recorded_at > time:
                 break
@@ -122,6 +123,16 @@ def fold(
             if progress is not None and last % 10_000 == 0:
                 progress(last)
     return state, last
+
+
+def _building(projection: Projection[S], state: S) -> AbstractContextManager[object]:
+    """Return the projection's ``building(state)`` if it has one, else a null context.
+
+    (A fold that no one reads meanwhile: see ``AllianceProjection.building``.)
+    """
+    building: Callable[[S], AbstractContextManager[object]] | None = getattr(
+        projection, "building", None)
+    return nullcontext() if building is None else building(state)
 
 
 class Persistable(Projection[S], Protocol):
@@ -237,7 +248,7 @@ class ProjectionRunner(Generic[S]):
         every = self.snapshot_every or 0
         unknown = self._unknown
         try:
-            with without_cyclic_gc():
+            with without_cyclic_gc(), _building(self.projection, state):
                 for record in self.log.read_all(after=checkpoint):
                     if type(record.event) is OpaqueEvent:
                         unknown[record.type] = unknown.get(record.type, 0) + 1

@@ -813,8 +813,14 @@ def as_of_query(alliance: Alliance) -> tuple[float, int, int]:
     every = getattr(runner, "snapshot_every", None) or 0
     head = alliance.log.head()
     position = head // 2 + every // 2
-    kept = [snapshot.position for snapshot in getattr(runner, "_snapshots", [])
-            if snapshot.position <= position]
+    # Halfway between the two kept snapshots around the middle (a runner that keeps
+    # fewer than one every ``every`` positions keeps them farther apart).
+    kept_all = [snapshot.position for snapshot in getattr(runner, "_snapshots", [])]
+    around = [(a, b) for a, b in zip([0, *kept_all], kept_all, strict=False)
+              if a <= head // 2 < b]
+    if around:
+        position = sum(around[0]) // 2
+    kept = [at for at in kept_all if at <= position]
     folded = position - (max(kept) if kept else 0)
     state = alliance.state
     scheduled = [m.meeting_id for m in state.meetings.values() if m.exists]

@@ -616,7 +616,8 @@ class TestSnapshots:
     ) -> None:
         """With a snapshot every 3 positions, as_of gives the same state as folding from 0."""
         self._story(alliance, clock)
-        runner = ProjectionRunner(log, AllianceProjection(), snapshot_every=3)
+        runner = ProjectionRunner(log, AllianceProjection(), snapshot_every=3,
+                                  snapshots_kept=None)
         runner.catch_up()
         assert len(runner._snapshots) == log.head() // 3
         for position in range(log.head() + 1):
@@ -625,6 +626,27 @@ class TestSnapshots:
         for record in log.read_all():
             expected, _ = fold(log, AllianceProjection(), time=record.recorded_at)
             assert runner.as_of(time=record.recorded_at) == expected
+
+    @pytest.mark.parametrize("kept", [1, 2, 3, 5])
+    def test_at_most_so_many_snapshots_spread_over_the_log(
+        self, log: EventLog, alliance: Alliance, clock: FixedClock, kept: int
+    ) -> None:
+        """Past ``snapshots_kept`` copies, one goes: the newest stays, the others stay
+        spread (no stretch between two kept is more than twice the shortest possible),
+        and as_of still equals a fold from scratch."""
+        self._story(alliance, clock)
+        runner = ProjectionRunner(log, AllianceProjection(), snapshot_every=1,
+                                  snapshots_kept=kept)
+        runner.catch_up()
+        positions = [snapshot.position for snapshot in runner._snapshots]
+        assert len(positions) == kept
+        assert positions == sorted(positions)
+        assert positions[-1] == log.head()
+        gaps = [b - a for a, b in zip([0, *positions], positions, strict=False)]
+        assert max(gaps) <= 2 * -(-log.head() // kept)
+        for position in range(log.head() + 1):
+            expected, _ = fold(log, AllianceProjection(), position=position)
+            assert runner.as_of(position=position) == expected, position
 
     def test_later_events_leave_snapshots_and_past_states_unchanged(
         self, log: EventLog, alliance: Alliance, clock: FixedClock

@@ -21,12 +21,14 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Final, NamedTuple
 
 import attrs
 import pendulum
 
+from alliance_events._speed import slot_setters
 from alliance_events.domain import deadlines, settings
 from alliance_events.domain import meetings as mt
 from alliance_events.domain.catalog import EVENT_CLASSES
@@ -35,7 +37,7 @@ from alliance_events.domain.deadlines import Deadline
 from alliance_events.domain.directory import Body, Organisation, Person, bodies, organisations
 from alliance_events.domain.directory import persons as ps
 from alliance_events.domain.meetings import MeetingState
-from alliance_events.domain.meetings.state import nomination_index_of
+from alliance_events.domain.meetings.state import changes_of, unbuilt_nomination_index
 from alliance_events.domain.streams import parse_stream
 from alliance_events.errors import RuleViolation
 from alliance_events.events import Event
@@ -198,6 +200,32 @@ class AllianceProjection:
     def __init__(self) -> None:
         # Each stream name read, parsed once: how to apply its events, and its key.
         self._routes: dict[str, tuple[_Apply | None, Any]] = {}
+        # While a fold builds a state no one reads (``building``): that state, and the
+        # meeting states apply created in it since (by id, kept alive so that no other
+        # object takes an id), which it updates in place.
+        self._owner: AllianceState | None = None
+        self._owned: dict[int, MeetingState] = {}
+
+    @contextmanager
+    def building(self, state: AllianceState) -> Iterator[None]:
+        """Let ``apply`` update in place the meeting states it creates in ``state``.
+
+        While the block runs; the caller promises that no one reads ``state`` meanwhile.
+
+        ``evolve`` copies a meeting's state (23 fields) for each event of its stream,
+        so that a state once read never changes. A fold that no one reads before it is
+        done (a runner's catch-up, :func:`~alliance_events.projections.runner.fold`)
+        need not: a meeting state that ``apply`` created in the block, and that no copy
+        (``copy``, taken for a runner's "as of" snapshots) shares, gets the fields the
+        event changes set in place (:func:`~alliance_events.domain.meetings.state.changes_of`),
+        the same values ``evolve`` would give a copy. When the block ends, every state
+        is an immutable value again: later events copy it as usual.
+        """
+        self._owner, self._owned = state, {}
+        try:
+            yield
+        finally:
+            self._owner, self._owned = None, {}
 
     def initial(self) -> AllianceState:
         """Return an empty state."""
@@ -207,8 +235,11 @@ class AllianceProjection:
         """Return a copy that later ``apply`` calls leave unchanged (for snapshots).
 
         Shallow: the aggregates' states are immutable values, shared; only the dicts
-        (and the lists of children) that ``apply`` updates in place are copied.
+        (and the lists of children) that ``apply`` updates in place are copied. The
+        meeting states a fold in progress was updating in place (``building``) are
+        shared with the copy now, so they are copied again at their next event.
         """
+        self._owned = {}
         return attrs.evolve(
             state,
             meetings=dict(state.meetings),
@@ -264,7 +295,10 @@ class AllianceProjection:
             if apply is not None and not (state.left_out and record.stream in state.left_out):
                 reason = _out_of_range(event) if type(event) in _DATED else None
                 if reason is None:
-                    apply(state, key, event, record)
+                    if apply is _meeting and state is self._owner:
+                        _meeting_in_place(state, key, event, record, self._owned)
+                    else:
+                        apply(state, key, event, record)
                 else:
                     _leave_out(state, key, record, reason)
         state.position = record.position
@@ -276,7 +310,9 @@ class AllianceProjection:
 def _state_codec() -> StateCodec[AllianceState]:
     """Return the snapshot codec of the state (its code generated once, on first use)."""
     return StateCodec(
-        AllianceState, derived={(MeetingState, "nomination_index"): nomination_index_of}
+        AllianceState,
+        derived={(MeetingState, "nomination_index"): unbuilt_nomination_index},
+        shared=(mt.Attendee,),
     )
 
 
@@ -337,6 +373,11 @@ def _meeting(state: AllianceState, key: uuid.UUID, event: Event, record: Recorde
     meeting = mt.evolve(state.meetings.get(key), event)
     if meeting is not None:
         state.meetings[key] = meeting
+    _meeting_links(state, key, event, record)
+
+
+def _meeting_links(state: AllianceState, key: uuid.UUID, event: Event, record: Recorded) -> None:
+    """Apply what a meeting's event changes beside its state: children, moves, touches."""
     if isinstance(event, mt.MeetingScheduled) and event.parent_id is not None:
         state.children.setdefault(event.parent_id, []).append(key)
     elif isinstance(event, mt.MeetingRescheduled):
@@ -344,6 +385,32 @@ def _meeting(state: AllianceState, key: uuid.UUID, event: Event, record: Recorde
     _touch(state, key, record)
     if isinstance(event, _DEADLINE_EVENTS):
         _touch(state, event.deadline_id, record)
+
+
+_MEETING_SETTERS: Final = slot_setters(MeetingState, [f.name for f in attrs.fields(MeetingState)])
+
+
+def _meeting_in_place(
+    state: AllianceState, key: uuid.UUID, event: Event, record: Recorded,
+    owned: dict[int, MeetingState],
+) -> None:
+    """``_meeting``, in a fold that no one reads (``AllianceProjection.building``)."""
+    known = state.meetings.get(key)
+    if known is not None and owned.get(id(known)) is known:
+        changes = changes_of(known, event)
+        if changes:
+            for name, value in changes.items():
+                setter = _MEETING_SETTERS.get(name)
+                if setter is None:  # pragma: no cover - a state class without slots
+                    object.__setattr__(known, name, value)
+                else:
+                    setter(known, value)
+    else:
+        meeting = mt.evolve(known, event)
+        if meeting is not None and meeting is not known:
+            state.meetings[key] = meeting
+            owned[id(meeting)] = meeting
+    _meeting_links(state, key, event, record)
 
 
 def _deadline(state: AllianceState, key: uuid.UUID, event: Event, record: Recorded) -> None:

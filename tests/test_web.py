@@ -670,8 +670,7 @@ class TestServeProcess:
         store, rather than serve stale calendars for ever."""
         base, output, process = served
         children = _children(process.pid)  # the workers, and multiprocessing's tracker
-        workers = [pid for pid in children
-                   if b"spawn_main" in (Path("/proc") / str(pid) / "cmdline").read_bytes()]
+        workers = _workers(process.pid)
         stores = {store for worker in workers for store in _stores_mapped(worker)}
         if output.read_text().count("Feeds served on"):  # serve --workers 2
             assert len(workers) == 2
@@ -689,6 +688,44 @@ class TestServeProcess:
             httpx.get(f"{base}/healthz", timeout=1)
         if how == "SIGTERM":
             assert "stopped" in output.read_text()
+
+
+def test_a_server_killed_while_its_workers_start_leaves_none_running(
+    seeded: Seeded, tmp_path: Path
+) -> None:
+    """Killed outright while its workers are still starting (importing), the server leaves
+    no worker behind: each knows its parent's id from the parent, not from the adopting
+    process it would see by then."""
+    output = tmp_path / "server.log"
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [*CLI, "--db", str(seeded.path), "serve", "--port", str(_free_port()),
+             "--workers", "2"], stdout=sink, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while len(workers := _workers(process.pid)) < 2:
+                assert process.poll() is None, output.read_text()
+                assert time.monotonic() < deadline, "no workers started"
+                time.sleep(0.005)
+        finally:
+            process.kill()
+            process.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while any(_alive(worker) for worker in workers):
+        assert time.monotonic() < deadline, (workers, output.read_text())
+        time.sleep(0.05)
+
+
+def _workers(pid: int) -> list[int]:
+    """The worker processes of a server (not multiprocessing's resource tracker)."""
+    found = []
+    for child in _children(pid):
+        try:
+            if b"spawn_main" in (Path("/proc") / str(child) / "cmdline").read_bytes():
+                found.append(child)
+        except OSError:
+            continue
+    return found
 
 
 def _children(pid: int) -> list[int]:

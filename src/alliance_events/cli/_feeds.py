@@ -345,8 +345,8 @@ def _serve_with_workers(
         worker_options = {key: options[key] for key in ("request_timeout", "max_connections",
                                                         "log_level", "log_config")}
         for _ in range(workers):
-            process = spawn.Process(target=run_worker,
-                                    args=(str(store), publisher, sockets, worker_options))
+            process = spawn.Process(target=run_worker, args=(
+                str(store), publisher, sockets, worker_options, os.getpid()))
             process.start()
             processes.append(process)
         config = server_config(app, uds=publisher, access_log=False, lifespan="on",

@@ -50,10 +50,12 @@ _READ: Final = 64 * 1024
 class WorkerApp(Responder):
     """The ASGI application of a worker: feeds from the store, the rest from the publisher."""
 
-    def __init__(self, store: str, publisher: str) -> None:
+    def __init__(self, store: str, publisher: str, parent: int) -> None:
         self.reader = StoreReader(store)
         self.publisher = publisher
-        self.parent = os.getppid()  # the publisher's process
+        # The publisher's process id, as it gave it: not os.getppid() here, which gives
+        # the adopting process's if the publisher died while this one was starting.
+        self.parent = parent
         self.stop: Callable[[], None] = lambda: None  # set by run_worker: stops the server
         self._gzip_answers = {}
         self._looking: asyncio.Task[None] | None = None
@@ -169,12 +171,16 @@ async def _unavailable(send: Send) -> None:
 
 
 def run_worker(
-    store: str, publisher: str, sockets: list[socket.socket], options: dict[str, Any]
+    store: str, publisher: str, sockets: list[socket.socket], options: dict[str, Any],
+    parent: int,
 ) -> None:
-    """Run one worker until it is interrupted (the target of each worker process)."""
+    """Run one worker until it is interrupted or ``parent`` is gone (a process's target).
+
+    ``parent`` is the publisher's process id.
+    """
     import uvicorn  # noqa: PLC0415 - in the worker process only
 
-    app = WorkerApp(store, publisher)
+    app = WorkerApp(store, publisher, parent)
     config = server_config(app, lifespan="on", access_log=False, server_header=False,
                            **options)
     server = uvicorn.Server(config)

@@ -11,13 +11,18 @@ misread that shape, and summer meetings show an hour late.
 How it is built:
 
 * **Transitions.** zoneinfo (whose data pendulum's zones use too: they subclass
-  ``ZoneInfo``) has no public list of its transitions, so the zone is asked, through the
-  tzinfo protocol only, for its offset, ``dst()`` and abbreviation at every local
-  midnight of the years looked at; between two midnights that differ, the transitions
-  are found by bisection on UTC instants, to the second. A transition is a change of the
-  offset, of the abbreviation or of the sign of ``dst()``: a change of the abbreviation or
-  of summer time alone becomes an observance whose TZOFFSETFROM equals its TZOFFSETTO.
-  A state lasting less than a day between two others would be missed; from 1970 to 2037
+  ``ZoneInfo``) has no public list of its transitions. Its pure-Python implementation
+  reads the same file and keeps the instants where the state can change (the TZif
+  transitions, then the POSIX rule's onsets); each of them where the zone, asked
+  through the tzinfo protocol, says something else than a second before is a
+  transition. Where that private data cannot be read, the zone is asked for its offset,
+  ``dst()`` and abbreviation at every local midnight of the years looked at; between two
+  midnights that differ, the transitions are found by bisection on UTC instants, to the
+  second. Both give the same transitions for every zone (``tests/test_ical_vtimezone.py``).
+  A transition is a change of the offset, of the abbreviation or of the sign of
+  ``dst()``: a change of the abbreviation or of summer time alone becomes an observance
+  whose TZOFFSETFROM equals its TZOFFSETTO.
+  The scan would miss a state lasting less than a day between two others; from 1970 to 2037
   the shortest lasts 6.9 days, and ``tests/test_ical_vtimezone.py`` compares the scan
   with zoneinfo's own transition data for every zone.
 * **Observances.** Each transition starts an observance: DAYLIGHT when ``dst()`` is
@@ -44,10 +49,10 @@ How it is built:
   itself, for the same margin; no earlier year is looked at.
 
 The result depends only on the arguments and the tz data (observances in the order of
-their first onsets; no clock). Building and serialising one takes about 1 ms for a
-six-year range (3 ms at most) and 11 ms for 1970-2037 (26 ms at most), most of it the
-daily scan, plus, once per range, 2 ms (14 ms) for the midnights every zone shares;
-callers cache the result per zone and range.
+their first onsets; no clock). Finding the transitions from the data takes about 1 ms
+a zone for 1970-2037 (the daily scan took 7 ms, plus 2 ms per range for the midnights
+every zone shares); building and serialising the observances about 2 ms more. Callers
+cache the result per zone and range.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import functools
+import importlib
 import operator
 import zoneinfo
 from collections.abc import Iterator
@@ -72,6 +78,7 @@ _SECOND: Final = _dt.timedelta(seconds=1)
 _HOUR: Final = 3600  # seconds
 _WEEKDAYS: Final = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _EPOCH: Final = _dt.datetime(1970, 1, 1)  # noqa: DTZ001 - a naive wall-time origin
+_EPOCH_ORDINAL: Final = _EPOCH.toordinal()
 _UTC: Final = _dt.UTC
 _ZERO: Final = _dt.timedelta(0)
 
@@ -193,13 +200,24 @@ def _walls(first: int, last: int) -> tuple[_dt.datetime, ...]:
 def _changes(zone: zoneinfo.ZoneInfo, first: int, last: int) -> list[_Change]:
     """Find the transitions of ``zone`` from 1 January of ``first`` to the end of ``last``.
 
-    (And those of 2 days either side, local time.) The zone is asked for its offset,
-    ``dst()`` and abbreviation at each midnight of :func:`_walls`: naive wall times,
-    which is all a zone reads from the datetime it is given (its ``utcoffset(dt)``
-    reads ``dt``'s wall time and ``fold``); three C calls, about 0.1 µs, a day. Between
-    two midnights that differ, :func:`_between` finds the transitions at UTC instants,
-    from the earliest instant the first midnight can stand for to the latest the
-    second can (a midnight in a gap or a repeated hour stands for two).
+    (And those of 2 days either side, local time.) From the zone's data
+    (:func:`_data_changes`) when zoneinfo's pure-Python implementation can read them,
+    else by a daily scan (:func:`_scan`): the same list either way.
+    """
+    found = _data_changes(zone, first, last)
+    return _scan(zone, first, last) if found is None else found
+
+
+def _scan(zone: zoneinfo.ZoneInfo, first: int, last: int) -> list[_Change]:
+    """Find the transitions :func:`_changes` returns by scanning the zone daily.
+
+    The zone is asked for its offset, ``dst()`` and abbreviation at each midnight of
+    :func:`_walls`: naive wall times, which is all a zone reads from the datetime it is
+    given (its ``utcoffset(dt)`` reads ``dt``'s wall time and ``fold``); three C calls,
+    about 0.1 µs, a day. Between two midnights that differ, :func:`_between` finds the
+    transitions at UTC instants, from the earliest instant the first midnight can stand
+    for to the latest the second can (a midnight in a gap or a repeated hour stands for
+    two).
     """
     walls = _walls(first, last)
     offsets = list(map(zone.utcoffset, walls))
@@ -217,6 +235,47 @@ def _changes(zone: zoneinfo.ZoneInfo, first: int, last: int) -> list[_Change]:
         for change in _between(zone, low, high):
             found.setdefault(change.at, change)
     return [found[at] for at in sorted(found)]
+
+
+def _data_changes(zone: zoneinfo.ZoneInfo, first: int, last: int) -> list[_Change] | None:
+    """Find what :func:`_changes` scans for from the zone's own data; None: it has none.
+
+    The state of a zone can change only at an instant of its TZif transition list or,
+    after the last one, at an onset of its POSIX TZ rule (which the pure-Python
+    ``zoneinfo._zoneinfo`` implementation, reading the same file as the C one, evaluates
+    per UTC year, so a UTC new year is a candidate too). Each candidate whose state,
+    asked through the tzinfo protocol as the scan asks it, differs from the second
+    before is a transition: the same list as the scan's, over the same span (from the
+    earliest instant of its first midnight to the latest of its last), in about 1 ms
+    instead of 7 for 1970-2037. The data are private to zoneinfo, so anything missing or
+    unexpected in them falls back to the scan (None); ``tests/test_ical_vtimezone.py``
+    compares both for every zone and range.
+    """
+    try:
+        pure = importlib.import_module("zoneinfo._zoneinfo")  # untyped, private: Any
+        data = pure.ZoneInfo.no_cache(str(zone.key))
+        candidates = set(map(int, data._trans_utc))
+        rule = data._tz_after
+        if isinstance(rule, pure._TZStr):
+            std, dst = int(rule.std.utcoff.total_seconds()), int(rule.dst.utcoff.total_seconds())
+            for year in range(first - 1, last + 2):
+                start, end = rule.transitions(year)
+                candidates.update((int(start) - std, int(end) - dst, _utc_new_year(year)))
+    except Exception:  # noqa: BLE001 - private data: any surprise means "scan instead"
+        return None
+    low = _instants(zone, _dt.datetime(first, 1, 1) - _MARGIN)[0]  # noqa: DTZ001 - wall
+    high = _instants(zone, _dt.datetime(last + 1, 1, 1) + _MARGIN)[1]  # noqa: DTZ001
+    found = []
+    for at in sorted(c for c in candidates if low < c <= high):
+        before, after = _state(zone, at - 1), _state(zone, at)
+        if before != after:
+            found.append(_Change(at, before, after))
+    return found
+
+
+def _utc_new_year(year: int) -> int:
+    """Return 1 January of ``year``, 00:00 UTC, as epoch seconds."""
+    return (_dt.date(year, 1, 1).toordinal() - _EPOCH_ORDINAL) * 86_400
 
 
 def _instants(zone: zoneinfo.ZoneInfo, wall: _dt.datetime) -> tuple[int, int]:

@@ -57,7 +57,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alliance_events.ical import _vtimezone
-from alliance_events.ical._vtimezone import vtimezone
+from alliance_events.ical._vtimezone import vtimezone, vtimezone_ical
 
 from .clients import JS, _ical_js_missing, require_ical_js
 
@@ -237,6 +237,34 @@ class TestData:
             patch.setattr(_vtimezone, "_data_changes", lambda *_: None)
             scanned_bytes = vtimezone(tzid, first, first + length).to_ical()
         assert fast == scanned_bytes
+
+    def test_written_as_icalendar_writes_it(self) -> None:
+        """Every zone, each range of ``RANGES`` and a few more: ``vtimezone_ical`` gives
+        the bytes of ``vtimezone(...).to_ical()``."""
+        wrong = [
+            (tzid, first, last)
+            for first, last in (*RANGES, (1940, 1960), (2000, 2000), (1900, 2100))
+            for tzid in ALL_ZONES
+            if vtimezone_ical(tzid, first, last) != built(tzid, first, last)
+        ]
+        assert not wrong, wrong[:10]
+
+    @settings(deadline=None, max_examples=60)
+    @given(
+        tzid=st.sampled_from(ALL_ZONES),
+        first=st.integers(3, 9000),
+        length=st.integers(0, 200),
+    )
+    def test_written_for_any_range(self, tzid: str, first: int, length: int) -> None:
+        """A drawn zone and range (any years): the same bytes as icalendar's."""
+        assert vtimezone_ical(tzid, first, first + length) == built(tzid, first, first + length)
+
+    def test_written_errors(self) -> None:
+        """The same errors as ``vtimezone``."""
+        with pytest.raises(ValueError, match="unknown time zone"):
+            vtimezone_ical("Mars/Olympus", 2020, 2021)
+        with pytest.raises(ValueError, match="not a range"):
+            vtimezone_ical("Europe/Vienna", 2021, 2020)
 
     def test_no_data_scans(self) -> None:
         """A zone the pure-Python implementation cannot load (no key: read from a file)

@@ -60,7 +60,7 @@ from alliance_events.ical._items import (
 )
 from alliance_events.ical._pieces import Blocks, Piece, Pieces, combine_shifted
 from alliance_events.ical._text import one_line
-from alliance_events.ical._vtimezone import vtimezone
+from alliance_events.ical._vtimezone import vtimezone, vtimezone_ical
 from alliance_events.ical._write import Text, VEventData, to_vevent, tzid_of, write_vevent
 from alliance_events.projections.alliance import AllianceState
 
@@ -757,7 +757,7 @@ class FeedRenderer:
             key = (tzid, *_zone_years(first, last))
             body = self._zones.get(key)
             if body is None:
-                body = self._zones[key] = _timezone(tzid, first, last).to_ical()
+                body = self._zones[key] = _timezone_ical(tzid, first, last)
             found.append(body)
         return found
 
@@ -844,3 +844,8 @@ def _timezone(tzid: str, first: int, last: int) -> Timezone:
     calendar rule 9) over :func:`_zone_years`.
     """
     return vtimezone(tzid, *_zone_years(first, last))
+
+
+def _timezone_ical(tzid: str, first: int, last: int) -> bytes:
+    """Return ``_timezone(tzid, first, last).to_ical()``, written without icalendar."""
+    return vtimezone_ical(tzid, *_zone_years(first, last))

@@ -61,7 +61,7 @@ from alliance_events.ical._items import (
 from alliance_events.ical._pieces import Blocks, Piece, Pieces, combine_shifted
 from alliance_events.ical._text import one_line
 from alliance_events.ical._vtimezone import vtimezone, vtimezone_ical
-from alliance_events.ical._write import Text, VEventData, to_vevent, tzid_of, write_vevent
+from alliance_events.ical._write import _TZIDS, Text, VEventData, to_vevent, tzid_of, write_vevent
 from alliance_events.projections.alliance import AllianceState
 
 __all__ = ["DEFAULT_NAME", "PRODID", "Feed", "FeedRenderer"]
@@ -342,10 +342,14 @@ def _zones(data: VEventData) -> tuple[tuple[str, int], ...]:
     The same tuple for the same uses (a feed keeps one per item: a few hundred distinct
     ones instead of three objects an item for the garbage collector to go through).
     """
+    start, end = data.start, data.end
+    if not isinstance(start, _dt.datetime):  # all-day items (about half): no TZID
+        return ()
     found = []
-    for moment in (data.start, data.end):
+    for moment in (start, end):
         if isinstance(moment, _dt.datetime):
-            tzid = tzid_of(moment)
+            zone = moment.tzinfo
+            tzid = (_TZIDS.get(getattr(zone, "key", zone)) or (tzid_of(moment),))[0]
             if tzid != "UTC":
                 found.append((tzid, moment.year))
     if not found:

@@ -197,7 +197,8 @@ class _View:
         self.mark = mark
         self.today = today
         self.items = items
-        self.dependants: dict[uuid.UUID, set[uuid.UUID]] = {}
+        # by the dependency's int (an int's hash is C code, a UUID's a Python call)
+        self.dependants: dict[int, set[uuid.UUID]] = {}
         self.zones: Counter[tuple[str, int]] = Counter()
         # The feed's head (header and VTIMEZONEs) as last put together, and whether a
         # (TZID, year) came or went since (only then are the VTIMEZONEs looked at again).
@@ -212,11 +213,12 @@ class _View:
             if len(depends) != 1 or depends[0] is not item_id:  # most: its own id alone
                 own = item_id.int
                 for dependency in depends:
-                    if dependency.int == own:  # a touch of its own id re-plans it anyway
+                    number = dependency.int
+                    if number == own:  # a touch of its own id re-plans it anyway
                         continue  # (compared as ints: a UUID's == is Python code)
-                    found = dependants.get(dependency)
+                    found = dependants.get(number)
                     if found is None:
-                        dependants[dependency] = {item_id}
+                        dependants[number] = {item_id}
                     else:
                         found.add(item_id)
             if item.turns:
@@ -243,9 +245,9 @@ class _View:
         for dependency in item.depends:
             if dependency.int == item_id.int:  # a touch of its own id re-plans it anyway
                 continue
-            found = self.dependants.get(dependency)
+            found = self.dependants.get(dependency.int)
             if found is None:
-                self.dependants[dependency] = {item_id}
+                self.dependants[dependency.int] = {item_id}
             else:
                 found.add(item_id)
         for day in item.turns:
@@ -297,11 +299,11 @@ class _View:
         if item is None:
             return None
         for dependency in item.depends:
-            found = self.dependants.get(dependency)
+            found = self.dependants.get(dependency.int)
             if found is not None:
                 found.discard(item_id)
                 if not found:
-                    del self.dependants[dependency]
+                    del self.dependants[dependency.int]
         entry = item.entry
         if entry is not None:
             for zone in entry.zones:
@@ -615,7 +617,7 @@ class FeedRenderer:
         """Bring ``view`` up to date: plan again what ``changed`` (ids) and the day touch."""
         ids = set(changed)
         for item_id in list(ids):
-            dependants = view.dependants.get(item_id)
+            dependants = view.dependants.get(item_id.int)
             if dependants:
                 ids |= dependants
         if today != view.today:

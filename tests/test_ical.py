@@ -491,8 +491,8 @@ class TestTimezones:
         from alliance_events.ical import _feed
 
         calls = []
-        real = _feed._timezone
-        monkeypatch.setattr(_feed, "_timezone", lambda *a: calls.append(a) or real(*a))
+        real = _feed._timezone_ical
+        monkeypatch.setattr(_feed, "_timezone_ical", lambda *a: calls.append(a) or real(*a))
         world.meeting()
         world.render()
         world.render(Audience.secretariat())

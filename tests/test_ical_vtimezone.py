@@ -4,6 +4,8 @@ For every IANA zone this machine knows and each year range of ``RANGES``:
 
 * the scan finds exactly the transitions of zoneinfo's own data (the pure-Python
   ``zoneinfo._zoneinfo`` implementation's transition arrays and POSIX rule), 1969-2038;
+  the module reads them from that data and falls back to a daily scan: both give the same
+  transitions for every zone and range, and the same bytes;
   pendulum's zones say what zoneinfo's say;
 * the shape of CALENDAR.md rule 9: STANDARD/DAYLIGHT observances, each with one DTSTART
   and at most one ``FREQ=YEARLY`` RRULE, UNTIL in UTC, no RDATE, one value a property;
@@ -55,7 +57,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alliance_events.ical import _vtimezone
-from alliance_events.ical._vtimezone import vtimezone
+from alliance_events.ical._vtimezone import vtimezone, vtimezone_ical
 
 from .clients import JS, _ical_js_missing, require_ical_js
 
@@ -203,6 +205,75 @@ class TestScan:
                 if (a.utcoffset(), a.dst(), a.tzname()) != (b.utcoffset(), b.dst(), b.tzname()):
                     wrong.append((tzid, at))
         assert not wrong, wrong[:10]
+
+
+class TestData:
+    """Transitions from the zone's data (``_data_changes``) against the daily scan."""
+
+    def test_every_zone_and_range(self) -> None:
+        """Every zone, each range of ``RANGES`` and a few more (war years, one year,
+        1900-2100): the data give exactly the scan's transitions."""
+        wrong = []
+        for first, last in (*RANGES, (1940, 1960), (2000, 2000), (1900, 2100)):
+            for tzid in ALL_ZONES:
+                zone = zoneinfo.ZoneInfo(tzid)
+                data = _vtimezone._data_changes(zone, first - 1, last + 1)
+                assert data is not None
+                if data != _vtimezone._scan(zone, first - 1, last + 1):
+                    wrong.append((tzid, first, last))
+        assert not wrong, wrong[:10]
+
+    @settings(deadline=None, max_examples=60)
+    @given(
+        tzid=st.sampled_from(ALL_ZONES),
+        first=st.integers(1850, 2100),
+        length=st.integers(0, 80),
+    )
+    def test_same_bytes(self, tzid: str, first: int, length: int) -> None:
+        """A drawn zone and range: the VTIMEZONE built from the data is the scan's, byte
+        for byte."""
+        fast = vtimezone(tzid, first, first + length).to_ical()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_vtimezone, "_data_changes", lambda *_: None)
+            scanned_bytes = vtimezone(tzid, first, first + length).to_ical()
+        assert fast == scanned_bytes
+
+    def test_written_as_icalendar_writes_it(self) -> None:
+        """Every zone, each range of ``RANGES`` and a few more: ``vtimezone_ical`` gives
+        the bytes of ``vtimezone(...).to_ical()``."""
+        wrong = [
+            (tzid, first, last)
+            for first, last in (*RANGES, (1940, 1960), (2000, 2000), (1900, 2100))
+            for tzid in ALL_ZONES
+            if vtimezone_ical(tzid, first, last) != built(tzid, first, last)
+        ]
+        assert not wrong, wrong[:10]
+
+    @settings(deadline=None, max_examples=60)
+    @given(
+        tzid=st.sampled_from(ALL_ZONES),
+        first=st.integers(3, 9000),
+        length=st.integers(0, 200),
+    )
+    def test_written_for_any_range(self, tzid: str, first: int, length: int) -> None:
+        """A drawn zone and range (any years): the same bytes as icalendar's."""
+        assert vtimezone_ical(tzid, first, first + length) == built(tzid, first, first + length)
+
+    def test_written_errors(self) -> None:
+        """The same errors as ``vtimezone``."""
+        with pytest.raises(ValueError, match="unknown time zone"):
+            vtimezone_ical("Mars/Olympus", 2020, 2021)
+        with pytest.raises(ValueError, match="not a range"):
+            vtimezone_ical("Europe/Vienna", 2021, 2020)
+
+    def test_no_data_scans(self) -> None:
+        """A zone the pure-Python implementation cannot load (no key: read from a file)
+        is scanned."""
+        path = next(Path(p) for p in zoneinfo.TZPATH if (Path(p) / "Europe/Vienna").is_file())
+        with (path / "Europe/Vienna").open("rb") as file:
+            zone = zoneinfo.ZoneInfo.from_file(file)
+        assert _vtimezone._data_changes(zone, 2020, 2022) is None
+        assert _vtimezone._changes(zone, 2020, 2022) == _vtimezone._scan(zone, 2020, 2022)
 
 
 # -- building (cached: every test reads the same bytes) -------------------------------------

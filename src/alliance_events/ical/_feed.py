@@ -60,8 +60,8 @@ from alliance_events.ical._items import (
 )
 from alliance_events.ical._pieces import Blocks, Piece, Pieces, combine_shifted
 from alliance_events.ical._text import one_line
-from alliance_events.ical._vtimezone import vtimezone
-from alliance_events.ical._write import Text, VEventData, to_vevent, tzid_of, write_vevent
+from alliance_events.ical._vtimezone import vtimezone, vtimezone_ical
+from alliance_events.ical._write import _TZIDS, Text, VEventData, to_vevent, tzid_of, write_vevent
 from alliance_events.projections.alliance import AllianceState
 
 __all__ = ["DEFAULT_NAME", "PRODID", "Feed", "FeedRenderer"]
@@ -197,7 +197,8 @@ class _View:
         self.mark = mark
         self.today = today
         self.items = items
-        self.dependants: dict[uuid.UUID, set[uuid.UUID]] = {}
+        # by the dependency's int (an int's hash is C code, a UUID's a Python call)
+        self.dependants: dict[int, set[uuid.UUID]] = {}
         self.zones: Counter[tuple[str, int]] = Counter()
         # The feed's head (header and VTIMEZONEs) as last put together, and whether a
         # (TZID, year) came or went since (only then are the VTIMEZONEs looked at again).
@@ -212,11 +213,12 @@ class _View:
             if len(depends) != 1 or depends[0] is not item_id:  # most: its own id alone
                 own = item_id.int
                 for dependency in depends:
-                    if dependency.int == own:  # a touch of its own id re-plans it anyway
+                    number = dependency.int
+                    if number == own:  # a touch of its own id re-plans it anyway
                         continue  # (compared as ints: a UUID's == is Python code)
-                    found = dependants.get(dependency)
+                    found = dependants.get(number)
                     if found is None:
-                        dependants[dependency] = {item_id}
+                        dependants[number] = {item_id}
                     else:
                         found.add(item_id)
             if item.turns:
@@ -243,9 +245,9 @@ class _View:
         for dependency in item.depends:
             if dependency.int == item_id.int:  # a touch of its own id re-plans it anyway
                 continue
-            found = self.dependants.get(dependency)
+            found = self.dependants.get(dependency.int)
             if found is None:
-                self.dependants[dependency] = {item_id}
+                self.dependants[dependency.int] = {item_id}
             else:
                 found.add(item_id)
         for day in item.turns:
@@ -297,11 +299,11 @@ class _View:
         if item is None:
             return None
         for dependency in item.depends:
-            found = self.dependants.get(dependency)
+            found = self.dependants.get(dependency.int)
             if found is not None:
                 found.discard(item_id)
                 if not found:
-                    del self.dependants[dependency]
+                    del self.dependants[dependency.int]
         entry = item.entry
         if entry is not None:
             for zone in entry.zones:
@@ -342,10 +344,14 @@ def _zones(data: VEventData) -> tuple[tuple[str, int], ...]:
     The same tuple for the same uses (a feed keeps one per item: a few hundred distinct
     ones instead of three objects an item for the garbage collector to go through).
     """
+    start, end = data.start, data.end
+    if not isinstance(start, _dt.datetime):  # all-day items (about half): no TZID
+        return ()
     found = []
-    for moment in (data.start, data.end):
+    for moment in (start, end):
         if isinstance(moment, _dt.datetime):
-            tzid = tzid_of(moment)
+            zone = moment.tzinfo
+            tzid = (_TZIDS.get(getattr(zone, "key", zone)) or (tzid_of(moment),))[0]
             if tzid != "UTC":
                 found.append((tzid, moment.year))
     if not found:
@@ -611,7 +617,7 @@ class FeedRenderer:
         """Bring ``view`` up to date: plan again what ``changed`` (ids) and the day touch."""
         ids = set(changed)
         for item_id in list(ids):
-            dependants = view.dependants.get(item_id)
+            dependants = view.dependants.get(item_id.int)
             if dependants:
                 ids |= dependants
         if today != view.today:
@@ -757,7 +763,7 @@ class FeedRenderer:
             key = (tzid, *_zone_years(first, last))
             body = self._zones.get(key)
             if body is None:
-                body = self._zones[key] = _timezone(tzid, first, last).to_ical()
+                body = self._zones[key] = _timezone_ical(tzid, first, last)
             found.append(body)
         return found
 
@@ -844,3 +850,8 @@ def _timezone(tzid: str, first: int, last: int) -> Timezone:
     calendar rule 9) over :func:`_zone_years`.
     """
     return vtimezone(tzid, *_zone_years(first, last))
+
+
+def _timezone_ical(tzid: str, first: int, last: int) -> bytes:
+    """Return ``_timezone(tzid, first, last).to_ical()``, written without icalendar."""
+    return vtimezone_ical(tzid, *_zone_years(first, last))

@@ -76,7 +76,8 @@ class _ItemUids:
     SHA-1's hex digest sliced, the version and variant digits set on the text, and the
     texts kept per kind by the id's integer (hashing a ``UUID`` is a call to Python
     code, an ``int`` is not). Measured on 20,000 random ids (a loaded 2-core machine):
-    a new UID 3.5 µs instead of 9.0, one made before 0.34 µs instead of 1.1.
+    a new UID 3.5 µs instead of 9.0, one made before 0.34 µs instead of 1.1; with the
+    name formatted from the id's bytes, a new one 1.7 µs instead of 2.4 (unloaded).
     """
 
     __slots__ = ("_kinds", "_namespace")
@@ -94,8 +95,12 @@ class _ItemUids:
         text = texts.get(key)
         if text is None:
             # RFC 9562's name-based UUID (SHA-1; not a security use): the digest's
-            # first 16 bytes with the version (5) and the variant (10xx) set
-            x = hashlib.sha1(prefix + str(item_id).encode()).hexdigest()  # noqa: S324
+            # first 16 bytes with the version (5) and the variant (10xx) set. The name
+            # is str(item_id), formatted here from its bytes' hex (UUID.__str__ is
+            # Python code: 0.8 µs, this 0.3)
+            h = item_id.bytes.hex()
+            name = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+            x = hashlib.sha1(prefix + name.encode()).hexdigest()  # noqa: S324
             if len(texts) >= _UIDS_KEPT:
                 texts.clear()
             text = texts[key] = (

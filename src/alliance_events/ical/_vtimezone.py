@@ -11,13 +11,18 @@ misread that shape, and summer meetings show an hour late.
 How it is built:
 
 * **Transitions.** zoneinfo (whose data pendulum's zones use too: they subclass
-  ``ZoneInfo``) has no public list of its transitions, so the zone is asked, through the
-  tzinfo protocol only, for its offset, ``dst()`` and abbreviation at every local
-  midnight of the years looked at; between two midnights that differ, the transitions
-  are found by bisection on UTC instants, to the second. A transition is a change of the
-  offset, of the abbreviation or of the sign of ``dst()``: a change of the abbreviation or
-  of summer time alone becomes an observance whose TZOFFSETFROM equals its TZOFFSETTO.
-  A state lasting less than a day between two others would be missed; from 1970 to 2037
+  ``ZoneInfo``) has no public list of its transitions. Its pure-Python implementation
+  reads the same file and keeps the instants where the state can change (the TZif
+  transitions, then the POSIX rule's onsets); each of them where the zone, asked
+  through the tzinfo protocol, says something else than a second before is a
+  transition. Where that private data cannot be read, the zone is asked for its offset,
+  ``dst()`` and abbreviation at every local midnight of the years looked at; between two
+  midnights that differ, the transitions are found by bisection on UTC instants, to the
+  second. Both give the same transitions for every zone (``tests/test_ical_vtimezone.py``).
+  A transition is a change of the offset, of the abbreviation or of the sign of
+  ``dst()``: a change of the abbreviation or of summer time alone becomes an observance
+  whose TZOFFSETFROM equals its TZOFFSETTO.
+  The scan would miss a state lasting less than a day between two others; from 1970 to 2037
   the shortest lasts 6.9 days, and ``tests/test_ical_vtimezone.py`` compares the scan
   with zoneinfo's own transition data for every zone.
 * **Observances.** Each transition starts an observance: DAYLIGHT when ``dst()`` is
@@ -44,10 +49,10 @@ How it is built:
   itself, for the same margin; no earlier year is looked at.
 
 The result depends only on the arguments and the tz data (observances in the order of
-their first onsets; no clock). Building and serialising one takes about 1 ms for a
-six-year range (3 ms at most) and 11 ms for 1970-2037 (26 ms at most), most of it the
-daily scan, plus, once per range, 2 ms (14 ms) for the midnights every zone shares;
-callers cache the result per zone and range.
+their first onsets; no clock). Finding the transitions from the data takes about 1 ms
+a zone for 1970-2037 (the daily scan took 7 ms, plus 2 ms per range for the midnights
+every zone shares); building and serialising the observances about 2 ms more. Callers
+cache the result per zone and range.
 """
 
 from __future__ import annotations
@@ -55,15 +60,18 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import functools
+import importlib
 import operator
 import zoneinfo
 from collections.abc import Iterator
 from itertools import compress, islice
 from typing import Final, NamedTuple
 
-from icalendar import Timezone, TimezoneDaylight, TimezoneStandard, vRecur
+from icalendar import Timezone, TimezoneDaylight, TimezoneStandard, vRecur, vUTCOffset
 
-__all__ = ["vtimezone"]
+from alliance_events.ical._write import escape_text, fold
+
+__all__ = ["vtimezone", "vtimezone_ical"]
 
 _MARGIN: Final = _dt.timedelta(days=2)
 """Scanned before and after the years looked at (more than any UTC offset), and kept
@@ -72,6 +80,7 @@ _SECOND: Final = _dt.timedelta(seconds=1)
 _HOUR: Final = 3600  # seconds
 _WEEKDAYS: Final = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _EPOCH: Final = _dt.datetime(1970, 1, 1)  # noqa: DTZ001 - a naive wall-time origin
+_EPOCH_ORDINAL: Final = _EPOCH.toordinal()
 _UTC: Final = _dt.UTC
 _ZERO: Final = _dt.timedelta(0)
 
@@ -140,6 +149,70 @@ def vtimezone(tzid: str, first: int, last: int) -> Timezone:
             range (``first`` after ``last``, or outside 3-9997).
 
     """
+    result = Timezone()
+    result.add("TZID", tzid)
+    for observance in _observances(tzid, first, last):
+        result.add_component(_component(observance))
+    return result
+
+
+def vtimezone_ical(tzid: str, first: int, last: int) -> bytes:
+    """Return ``vtimezone(tzid, first, last).to_ical()``, written without icalendar.
+
+    The same arguments, errors and bytes (``tests/test_ical_vtimezone.py`` compares
+    them for every zone and range); a feed's first render writes each of its zones
+    once, and icalendar's components cost it two thirds of the time (about 1.2 ms a
+    zone for 1970-2037).
+    """
+    lines = [b"BEGIN:VTIMEZONE\r\n", _fold_line("TZID:" + escape_text(tzid))]
+    for daylight, onset, before, after, name, recur in _observances(tzid, first, last):
+        kind = b"DAYLIGHT" if daylight else b"STANDARD"
+        lines.append(b"BEGIN:" + kind + b"\r\n")
+        lines.append(b"DTSTART:%s\r\n" % _wall(onset))
+        if recur is not None:
+            lines.append(_fold_line("RRULE:" + vRecur(recur).to_ical().decode()))  # type: ignore[no-untyped-call]
+        lines.append(_fold_line("TZNAME:" + escape_text(name)))
+        lines.append(b"TZOFFSETFROM:%s\r\nTZOFFSETTO:%s\r\n" % (_offset(before), _offset(after)))
+        lines.append(b"END:" + kind + b"\r\n")
+    lines.append(b"END:VTIMEZONE\r\n")
+    return b"".join(lines)
+
+
+def _fold_line(line: str) -> bytes:
+    return (fold(line) + "\r\n").encode()
+
+
+def _wall(moment: _dt.datetime) -> bytes:
+    """Write a naive DTSTART as icalendar does (``vDatetime``)."""
+    return b"%04d%02d%02dT%02d%02d%02d" % (
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+    )
+
+
+@functools.cache
+def _offset(offset: _dt.timedelta) -> bytes:
+    """Write a TZOFFSETFROM/TZOFFSETTO value as icalendar does (a handful: each once)."""
+    return vUTCOffset(offset).to_ical().encode()
+
+
+class _Observance(NamedTuple):
+    """One STANDARD or DAYLIGHT observance: what its properties say."""
+
+    daylight: bool
+    onset: _dt.datetime  # DTSTART, naive wall time
+    before: _dt.timedelta  # TZOFFSETFROM
+    after: _dt.timedelta  # TZOFFSETTO
+    name: str  # TZNAME
+    recur: dict[str, object] | None  # RRULE
+
+
+def _observances(tzid: str, first: int, last: int) -> list[_Observance]:
+    """Return the observances of :func:`vtimezone` (its arguments and errors), in order."""
     try:
         zone = zoneinfo.ZoneInfo(tzid)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as error:
@@ -153,15 +226,26 @@ def vtimezone(tzid: str, first: int, last: int) -> Timezone:
     earlier = [c for c in changes if c.at <= cover]
     # the first onset, then every transition to the end of the year after ``last``
     kept = earlier[-1:] + [c for c in changes if cover < c.at and c.onset.year <= last + 1]
-    result = Timezone()
-    result.add("TZID", tzid)
+    result = []
     if not earlier:
-        result.add_component(_covering(zone, first - 1))
+        result.append(_covering(zone, first - 1))
     for run, rules in _runs(kept):
         inside = [c for c in run if c.at < end]  # the rest only tell that the run goes on
         if inside:
-            result.add_component(_observance(run, min(rules), open_ended=len(inside) < len(run)))
+            result.append(_observance(run, min(rules), open_ended=len(inside) < len(run)))
     return result
+
+
+def _component(observance: _Observance) -> TimezoneStandard | TimezoneDaylight:
+    """Build ``observance`` as an icalendar component."""
+    component = TimezoneDaylight() if observance.daylight else TimezoneStandard()
+    component.add("DTSTART", observance.onset)
+    component.add("TZOFFSETFROM", observance.before)
+    component.add("TZOFFSETTO", observance.after)
+    component.add("TZNAME", observance.name)
+    if observance.recur is not None:
+        component.add("RRULE", vRecur(observance.recur))
+    return component
 
 
 def _local_instant(zone: _dt.tzinfo, year: int) -> int:
@@ -193,13 +277,24 @@ def _walls(first: int, last: int) -> tuple[_dt.datetime, ...]:
 def _changes(zone: zoneinfo.ZoneInfo, first: int, last: int) -> list[_Change]:
     """Find the transitions of ``zone`` from 1 January of ``first`` to the end of ``last``.
 
-    (And those of 2 days either side, local time.) The zone is asked for its offset,
-    ``dst()`` and abbreviation at each midnight of :func:`_walls`: naive wall times,
-    which is all a zone reads from the datetime it is given (its ``utcoffset(dt)``
-    reads ``dt``'s wall time and ``fold``); three C calls, about 0.1 µs, a day. Between
-    two midnights that differ, :func:`_between` finds the transitions at UTC instants,
-    from the earliest instant the first midnight can stand for to the latest the
-    second can (a midnight in a gap or a repeated hour stands for two).
+    (And those of 2 days either side, local time.) From the zone's data
+    (:func:`_data_changes`) when zoneinfo's pure-Python implementation can read them,
+    else by a daily scan (:func:`_scan`): the same list either way.
+    """
+    found = _data_changes(zone, first, last)
+    return _scan(zone, first, last) if found is None else found
+
+
+def _scan(zone: zoneinfo.ZoneInfo, first: int, last: int) -> list[_Change]:
+    """Find the transitions :func:`_changes` returns by scanning the zone daily.
+
+    The zone is asked for its offset, ``dst()`` and abbreviation at each midnight of
+    :func:`_walls`: naive wall times, which is all a zone reads from the datetime it is
+    given (its ``utcoffset(dt)`` reads ``dt``'s wall time and ``fold``); three C calls,
+    about 0.1 µs, a day. Between two midnights that differ, :func:`_between` finds the
+    transitions at UTC instants, from the earliest instant the first midnight can stand
+    for to the latest the second can (a midnight in a gap or a repeated hour stands for
+    two).
     """
     walls = _walls(first, last)
     offsets = list(map(zone.utcoffset, walls))
@@ -217,6 +312,50 @@ def _changes(zone: zoneinfo.ZoneInfo, first: int, last: int) -> list[_Change]:
         for change in _between(zone, low, high):
             found.setdefault(change.at, change)
     return [found[at] for at in sorted(found)]
+
+
+def _data_changes(zone: zoneinfo.ZoneInfo, first: int, last: int) -> list[_Change] | None:
+    """Find what :func:`_changes` scans for from the zone's own data; None: it has none.
+
+    The state of a zone can change only at an instant of its TZif transition list or,
+    after the last one, at an onset of its POSIX TZ rule (which the pure-Python
+    ``zoneinfo._zoneinfo`` implementation, reading the same file as the C one, evaluates
+    per UTC year, so a UTC new year is a candidate too). Each candidate whose state,
+    asked through the tzinfo protocol as the scan asks it, differs from the second
+    before is a transition: the same list as the scan's, over the same span (from the
+    earliest instant of its first midnight to the latest of its last), in about 1 ms
+    instead of 7 for 1970-2037. The data are private to zoneinfo, so anything missing or
+    unexpected in them falls back to the scan (None); ``tests/test_ical_vtimezone.py``
+    compares both for every zone and range.
+    """
+    try:
+        pure = importlib.import_module("zoneinfo._zoneinfo")  # untyped, private: Any
+        data = pure.ZoneInfo.no_cache(str(zone.key))
+        transitions = data._trans_utc
+        candidates = set(map(int, transitions))
+        rule = data._tz_after
+        if isinstance(rule, pure._TZStr):
+            std, dst = int(rule.std.utcoff.total_seconds()), int(rule.dst.utcoff.total_seconds())
+            # the rule holds after the last transition (a year earlier, for a margin)
+            ruled = _EPOCH.year + int(transitions[-1]) // 31_556_952 - 1 if transitions else first
+            for year in range(max(first - 1, ruled), last + 2):
+                start, end = rule.transitions(year)
+                candidates.update((int(start) - std, int(end) - dst, _utc_new_year(year)))
+    except Exception:  # noqa: BLE001 - private data: any surprise means "scan instead"
+        return None
+    low = _instants(zone, _dt.datetime(first, 1, 1) - _MARGIN)[0]  # noqa: DTZ001 - wall
+    high = _instants(zone, _dt.datetime(last + 1, 1, 1) + _MARGIN)[1]  # noqa: DTZ001
+    found = []
+    for at in sorted(c for c in candidates if low < c <= high):
+        before, after = _state(zone, at - 1), _state(zone, at)
+        if before != after:
+            found.append(_Change(at, before, after))
+    return found
+
+
+def _utc_new_year(year: int) -> int:
+    """Return 1 January of ``year``, 00:00 UTC, as epoch seconds."""
+    return (_dt.date(year, 1, 1).toordinal() - _EPOCH_ORDINAL) * 86_400
 
 
 def _instants(zone: zoneinfo.ZoneInfo, wall: _dt.datetime) -> tuple[int, int]:
@@ -260,18 +399,14 @@ def _between(zone: zoneinfo.ZoneInfo, low: int, high: int) -> Iterator[_Change]:
         low, before = hi, after
 
 
-def _covering(zone: _dt.tzinfo, year: int) -> TimezoneStandard | TimezoneDaylight:
+def _covering(zone: _dt.tzinfo, year: int) -> _Observance:
     """Invent the first observance of a zone that did not change in ``year``.
 
     From 1 January, 00:00, with the zone's state then; TZOFFSETFROM equals TZOFFSETTO.
     """
     state = _state(zone, _local_instant(zone, year))
-    observance = TimezoneDaylight() if state.dst > 0 else TimezoneStandard()
-    observance.add("DTSTART", _dt.datetime(year, 1, 1))  # noqa: DTZ001 - wall time
-    observance.add("TZOFFSETFROM", state.offset)
-    observance.add("TZOFFSETTO", state.offset)
-    observance.add("TZNAME", state.name)
-    return observance
+    onset = _dt.datetime(year, 1, 1)  # noqa: DTZ001 - wall time
+    return _Observance(state.dst > 0, onset, state.offset, state.offset, state.name, None)
 
 
 def _runs(changes: list[_Change]) -> list[tuple[list[_Change], list[_Rule]]]:
@@ -326,10 +461,8 @@ def _day(rule: _Rule, year: int, month: int) -> int | None:
     return day if day <= length else None
 
 
-def _observance(
-    run: list[_Change], rule: _Rule, *, open_ended: bool
-) -> TimezoneStandard | TimezoneDaylight:
-    """Build the observance of ``run``; with two or more transitions, ``rule`` is its RRULE.
+def _observance(run: list[_Change], rule: _Rule, *, open_ended: bool) -> _Observance:
+    """Return the observance of ``run``; with two or more transitions, ``rule`` is its RRULE.
 
     Args:
         run: transitions of consecutive years that share their key.
@@ -337,17 +470,13 @@ def _observance(
         open_ended: whether the run goes on after the years asked for (no UNTIL).
 
     Returns:
-        A STANDARD or DAYLIGHT component.
+        A STANDARD or DAYLIGHT observance.
 
     """
     head = run[0]
-    observance = TimezoneDaylight() if head.daylight else TimezoneStandard()
-    observance.add("DTSTART", head.onset)
-    observance.add("TZOFFSETFROM", head.before.offset)
-    observance.add("TZOFFSETTO", head.after.offset)
-    observance.add("TZNAME", head.after.name)
+    recur: dict[str, object] | None = None
     if len(run) > 1:
-        recur: dict[str, object] = {"FREQ": "YEARLY", "BYMONTH": head.onset.month}
+        recur = {"FREQ": "YEARLY", "BYMONTH": head.onset.month}
         if not open_ended:
             recur["UNTIL"] = _until(run[-1])
         kind, number, weekday = rule
@@ -360,8 +489,9 @@ def _observance(
             recur["BYMONTHDAY"] = list(range(number, number + 7))
         else:
             recur["BYMONTHDAY"] = number
-        observance.add("RRULE", vRecur(recur))
-    return observance
+    return _Observance(
+        head.daylight, head.onset, head.before.offset, head.after.offset, head.after.name, recur
+    )
 
 
 def _until(change: _Change) -> _dt.datetime:

@@ -297,7 +297,7 @@ def write_vevent(data: VEventData) -> bytes:
         f"DTSTAMP:{stamp_text}\r\n"
         f"{_text_line('UID:', uid)}"
         f"SEQUENCE:{sequence}\r\n"
-        f"CREATED:{_utc(created)}\r\n"
+        f"CREATED:{stamp_text if created is stamp else _utc(created)}\r\n"
         f"{described}"
         f"LAST-MODIFIED:{stamp_text}\r\n"
         f"{'' if location is None else _LOCATION_LINES[location]}"

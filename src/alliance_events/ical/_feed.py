@@ -17,12 +17,12 @@ again, and nothing else; when the day changes, so are the cancelled items whose 
 period ends in between. Any other state (another object: an "as of" fold, a copy) is
 planned in full, as is the first render.
 
-The first render (a server's start) plans, builds and writes every item: about 40 µs of
-CPU an item in a new process (0.62 s for the 15,300 items of the 10,000-meeting
-benchmark feed, 3.3 s for 76,600; wall time on a loaded 2-core machine is 1-2.5x that),
-where a profile finds no single cost above a fifth: writing the VEVENTs (~18%), building
-their content (~15%), planning (~10%), the VTIMEZONEs (~9%, once per process), the
-UIDs' SHA-1s (~5%). Each meeting's chain is walked once for its item and its deadlines,
+The first render (a server's start) plans, builds and writes every item: about 37 µs of
+CPU an item in a new process (0.55-0.58 s for the 15,300 items of the 10,000-meeting
+benchmark feed, 2.9 s for 76,600; wall time on a loaded 2-core machine is 1-2.5x that),
+where a profile finds no single cost above a fifth: writing the VEVENTs (~20%), building
+their content (~18%), planning (~14%), the items' bookkeeping (~13%), the UIDs' SHA-1s
+(~5%); the VTIMEZONEs, from zoneinfo's transition data, take ~12 ms once per process. Each meeting's chain is walked once for its item and its deadlines,
 the view keeps no entry for an item's own id, and the same few tuples of zone uses serve
 every item, so that the collector has fewer objects to go through when the render ends.
 """

@@ -22,7 +22,8 @@ CPU an item in a new process (0.55-0.58 s for the 15,300 items of the 10,000-mee
 benchmark feed, 2.9 s for 76,600; wall time on a loaded 2-core machine is 1-2.5x that),
 where a profile finds no single cost above a fifth: writing the VEVENTs (~20%), building
 their content (~18%), planning (~14%), the items' bookkeeping (~13%), the UIDs' SHA-1s
-(~5%); the VTIMEZONEs, from zoneinfo's transition data, take ~12 ms once per process. Each meeting's chain is walked once for its item and its deadlines,
+(~5%); the VTIMEZONEs, from zoneinfo's transition data, take ~12 ms once per process.
+Each meeting's chain is walked once for its item and its deadlines,
 the view keeps no entry for an item's own id, and the same few tuples of zone uses serve
 every item, so that the collector has fewer objects to go through when the render ends.
 """

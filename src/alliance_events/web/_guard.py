@@ -7,8 +7,9 @@ refused. :func:`guarded` wraps uvicorn's HTTP protocol class (httptools' or h11'
 
 * **a request time-out**: a connection must send a whole request (headers and body)
   within ``request_timeout`` seconds of opening, or of its previous response; else it is
-  closed (a slow-loris sending a byte at a time included). uvicorn's keep-alive time-out
-  still closes a connection idle after a response;
+  closed (a slow-loris sending a byte at a time included), by a sweep that runs every
+  eighth of the time-out (at most every second) while connections wait. uvicorn's
+  keep-alive time-out still closes a connection idle after a response;
 * **a bound on connections**: beyond ``max_connections`` open at once, each new
   connection closes the one that has waited longest without a request in flight (an
   idle one, never a request being answered), so a flood of idle connections cannot
@@ -53,11 +54,25 @@ def guarded(
     Each call makes a class of its own, with its own count of idle connections: one per
     server.
     """
-    idle: OrderedDict[Any, None] = OrderedDict()  # waiting for a request, oldest first
+    # Connections waiting for a request -> the loop time by which it must have come,
+    # oldest first (every connection waits as long, so the first to expire is the first).
+    # A sweep every eighth of the time-out closes the expired ones: a request costs two
+    # dictionary operations, not a timer scheduled and cancelled.
+    idle: OrderedDict[Any, float] = OrderedDict()
+    sweep_every = min(1.0, request_timeout / 8)
+    sweeping: list[asyncio.TimerHandle | None] = [None]
     base: Any = protocol
 
+    def sweep(loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        while idle:
+            connection, deadline = next(iter(idle.items()))
+            if deadline > now:
+                break
+            connection._drop()
+        sweeping[0] = loop.call_later(sweep_every, sweep, loop) if idle else None
+
     class Guarded(base):  # type: ignore[misc]
-        _timer: asyncio.TimerHandle | None = None
         _received = 0  # bytes of the request awaited, so far
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -91,17 +106,14 @@ def guarded(
 
         def _await_request(self) -> None:
             self._received = 0
-            idle[self] = None
-            idle.move_to_end(self)
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = self.loop.call_later(request_timeout, self._drop)
+            loop = self.loop
+            idle.pop(self, None)
+            idle[self] = loop.time() + request_timeout
+            if sweeping[0] is None:
+                sweeping[0] = loop.call_later(sweep_every, sweep, loop)
 
         def _request_received(self) -> None:
             idle.pop(self, None)
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
 
         def _drop(self) -> None:
             self._request_received()

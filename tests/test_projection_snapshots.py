@@ -136,6 +136,29 @@ def test_a_read_only_sqlite_log_loads_but_does_not_save(tmp_path: Path) -> None:
             store.save(_snapshot(4))
 
 
+def test_a_read_only_log_catches_up_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Past ``persist_every`` records, a runner on a read-only log stores no snapshot and
+    logs no warning (a feed server opens the log read-only: it warned at every start);
+    on the same log opened for writing, it stores one."""
+    path = tmp_path / "log.db"
+    with Alliance.open(f"sqlite:///{path}") as alliance:
+        for number in range(12):
+            alliance.schedule_meeting(title=f"Meeting {number}", start="2030-01-10 10:00",
+                                      end="11:00")
+    for mode, stored in (("?mode=ro", False), ("", True)):
+        with open_log(f"sqlite:///{path}{mode}") as log, caplog.at_level(logging.INFO):
+            caplog.clear()
+            runner = ProjectionRunner(log, AllianceProjection(), snapshots=snapshot_store(log),
+                                      persist_every=5)
+            assert runner.catch_up() > 5
+            assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+            store = snapshot_store(log)
+            assert store is not None
+            assert (store.load("alliance") is not None) == stored
+
+
 def test_an_in_memory_sqlite_log_keeps_no_snapshots() -> None:
     """Nothing outlives a SQLite database in memory: it offers no store."""
     with open_log("sqlite:///:memory:") as log:

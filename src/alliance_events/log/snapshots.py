@@ -124,6 +124,11 @@ class SQLiteSnapshots:
         self._connect = connect
         self._read_only = read_only
 
+    @property
+    def read_only(self) -> bool:
+        """Whether the log was opened read-only (then :meth:`save` refuses)."""
+        return self._read_only
+
     @contextlib.contextmanager
     def _connection(self, doing: str) -> Iterator[sqlite3.Connection]:
         import sqlite3  # noqa: PLC0415 - the SQLite backend imports this module lazily too
@@ -187,6 +192,11 @@ class PostgresSnapshots:
         self._schema = schema  # checked by the log: lower-case letters, digits and _
         self._connect = connect
         self._read_only = read_only
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the log was opened read-only (then :meth:`save` refuses)."""
+        return self._read_only
 
     @contextlib.contextmanager
     def _connection(self, doing: str) -> Iterator[psycopg.Connection[Any]]:

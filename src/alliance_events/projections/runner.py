@@ -358,11 +358,14 @@ class ProjectionRunner(Generic[S]):
     def persist(self) -> bool:
         """Store the state as the projection's snapshot now; return whether it was stored.
 
-        A failure (a read-only log, a full disk, a state it cannot encode) is logged,
-        never raised: the next attempt comes ``persist_every`` records later.
+        A failure (a full disk, a state it cannot encode) is logged, never raised: the
+        next attempt comes ``persist_every`` records later. A log opened read-only (the
+        feed server opens it so) stores none and says nothing: a command that writes
+        stores one at its next catch-up of ``persist_every`` records.
         """
         store, projection = self.snapshots, self._persistable()
-        if store is None or projection is None or self.checkpoint <= 0:
+        if (store is None or projection is None or self.checkpoint <= 0
+                or getattr(store, "read_only", False)):
             return False
         position = self.checkpoint
         self._persisted = position  # a failure is not retried at every catch-up

@@ -118,18 +118,23 @@ class TestSQLite:
         assert "forgotten already" in cli("person", "forget", ERASED)
 
 
+def _registered_in_plaintext(alliance: Alliance, org: uuid.UUID) -> uuid.UUID:
+    """Append what a writer from before sealing stored: a person's data in plaintext."""
+    old = uuid.UUID(int=77)
+    alliance.log.append(person_stream(old), [OpaqueEvent(
+        event_id=uuid.UUID(int=78), type_name="PersonRegistered", schema=1,
+        data=f'{{"person_id":"{old}","name":"Old Plaintext","email":"old@ngo.example",'
+             f'"organisation_id":"{org}"}}')], expected_version=0)
+    return old
+
+
 class TestPlaintextFromBefore:
     def test_refused_until_sealed_then_forgotten_and_verified(self, tmp_path: Path) -> None:
         db = tmp_path / "old.db"
         clock = FixedClock(pendulum.datetime(2023, 3, 1, 9, tz="UTC"))
         alliance = Alliance.open(f"sqlite:///{db}", clock=clock)
         org = alliance.register_organisation(name="Old NGO")
-        old = uuid.UUID(int=77)
-        # What a writer from before sealing stored: the person's data in plaintext.
-        alliance.log.append(person_stream(old), [OpaqueEvent(
-            event_id=uuid.UUID(int=78), type_name="PersonRegistered", schema=1,
-            data=f'{{"person_id":"{old}","name":"Old Plaintext","email":"old@ngo.example",'
-                 f'"organisation_id":"{org}"}}')], expected_version=0)
+        old = _registered_in_plaintext(alliance, org)
         alliance.log.append(person_stream(old), [OpaqueEvent(
             event_id=uuid.UUID(int=79), type_name="PersonDetailsChanged", schema=1,
             data=f'{{"person_id":"{old}","email":"old2@ngo.example"}}')], expected_version=ANY)
@@ -181,11 +186,7 @@ class TestPostgres:
     ) -> None:
         alliance = Alliance.open(fresh_postgres_url)
         org = alliance.register_organisation(name="Old NGO")
-        old = uuid.UUID(int=77)
-        alliance.log.append(person_stream(old), [OpaqueEvent(
-            event_id=uuid.UUID(int=78), type_name="PersonRegistered", schema=1,
-            data=f'{{"person_id":"{old}","name":"Old Plaintext","email":"old@ngo.example",'
-                 f'"organisation_id":"{org}"}}')], expected_version=0)
+        old = _registered_in_plaintext(alliance, org)
         with pytest.raises(RuleViolation, match="plaintext-personal-data"):
             alliance.forget_person(old)
         assert alliance.seal_personal_data().persons == (old,)

@@ -122,12 +122,8 @@ class SQLiteSnapshots:
                  read_only: bool) -> None:
         self._path = path
         self._connect = connect
-        self._read_only = read_only
-
-    @property
-    def read_only(self) -> bool:
+        self.read_only = read_only
         """Whether the log was opened read-only (then :meth:`save` refuses)."""
-        return self._read_only
 
     @contextlib.contextmanager
     def _connection(self, doing: str) -> Iterator[sqlite3.Connection]:
@@ -138,7 +134,7 @@ class SQLiteSnapshots:
         except LogError as error:
             raise SnapshotError(f"cannot {doing} {self._path!r}: {error}") from error
         try:
-            if not self._read_only:
+            if not self.read_only:
                 # A snapshot holds persons' names: a replaced or deleted one is zeroed.
                 db.execute("PRAGMA secure_delete=ON")
             yield db
@@ -158,7 +154,7 @@ class SQLiteSnapshots:
 
     def save(self, snapshot: StoredSnapshot) -> None:
         """Replace the projection's snapshot (one statement: whole or not at all)."""
-        if self._read_only:
+        if self.read_only:
             raise SnapshotError(f"the SQLite log {self._path!r} is open read-only")
         with self._connection("write a projection snapshot to") as db:
             db.execute(_SQLITE_TABLE)
@@ -191,12 +187,8 @@ class PostgresSnapshots:
                  read_only: bool) -> None:
         self._schema = schema  # checked by the log: lower-case letters, digits and _
         self._connect = connect
-        self._read_only = read_only
-
-    @property
-    def read_only(self) -> bool:
+        self.read_only = read_only
         """Whether the log was opened read-only (then :meth:`save` refuses)."""
-        return self._read_only
 
     @contextlib.contextmanager
     def _connection(self, doing: str) -> Iterator[psycopg.Connection[Any]]:
@@ -242,7 +234,7 @@ class PostgresSnapshots:
         """Replace the projection's snapshot (one statement: whole or not at all)."""
         from psycopg import sql  # noqa: PLC0415 - optional dependency
 
-        if self._read_only:
+        if self.read_only:
             raise SnapshotError(f"the PostgreSQL log in schema {self._schema!r} is read-only")
         table = self._table()
         with self._connection("write a projection snapshot to") as db:
